@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
-            if error.name == module_name:
+            if error.name and module_name.startswith(error.name):
                 continue  # command group not built yet
             raise
         module.register(subparsers)

@@ -1,0 +1,246 @@
+"""Safe, strict, verified checkpoint loading and checksum-verified downloads.
+
+* safe: ``torch.load(..., weights_only=True)`` never unpickles arbitrary objects;
+* verified: the file's sha256 is compared with the registry's when the registry knows it;
+* strict: a state dict with missing or unexpected keys (or wrong shapes) is rejected, naming them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sam_repro.backbones.specs import BackboneSpec, CheckpointSpec
+from sam_repro.paths import weights_dir
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unreadable, corrupt, or does not fit the model."""
+
+
+class ChecksumError(CheckpointError):
+    """A file's sha256 differs from the expected one."""
+
+    def __init__(self, path: Path, expected: str, actual: str):
+        super().__init__(
+            f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}. "
+            "The file is corrupt, truncated or a different checkpoint; delete it and fetch it again."
+        )
+        self.path, self.expected, self.actual = path, expected, actual
+
+
+class WeightsNotFoundError(CheckpointError, FileNotFoundError):
+    """The weights of a registered backbone are not on this machine."""
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike, expected: str) -> str:
+    """Check ``path`` against ``expected`` (hex, case-insensitive); return the actual digest.
+
+    Raises:
+        ChecksumError: the digests differ.
+    """
+    actual = sha256_file(path)
+    if actual.lower() != expected.lower():
+        raise ChecksumError(Path(path), expected.lower(), actual)
+    return actual
+
+
+def read_state_dict(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a state dict safely.
+
+    Accepts a plain ``{name: tensor}`` mapping or a wrapper ``{"state_dict": {...}, ...}`` (the
+    format :func:`save_checkpoint` writes, with metadata beside the weights).
+
+    Raises:
+        CheckpointError: missing file, unreadable/corrupt/truncated file, or content that is not a
+            state dict of tensors.
+        ChecksumError: ``expected_sha256`` given and the file differs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    if expected_sha256:
+        verify_sha256(path, expected_sha256)
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for truncated zip / bad pickle
+        raise CheckpointError(
+            f"could not read checkpoint {path}: {type(error).__name__}: {error}. "
+            "Expected a torch.save'd state dict; the file may be corrupt or truncated."
+        ) from error
+    if isinstance(content, Mapping) and "state_dict" in content and isinstance(content["state_dict"], Mapping):
+        content = content["state_dict"]
+    if not isinstance(content, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in content.items()
+    ):
+        raise CheckpointError(f"checkpoint {path} does not hold a state dict of tensors (got {type(content).__name__})")
+    return dict(content)
+
+
+def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata stored beside the weights by :func:`save_checkpoint` ({} for plain state dicts)."""
+    content = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if isinstance(content, Mapping) and "state_dict" in content:
+        return dict(content.get("meta", {}))
+    return {}
+
+
+def load_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Load ``state_dict`` into ``model``, failing on any missing/unexpected key or shape mismatch.
+
+    Raises:
+        CheckpointError: naming the file and the offending keys.
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = sorted(
+        f"{key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(expected[key].shape)}"
+        for key in set(expected) & set(state_dict)
+        if state_dict[key].shape != expected[key].shape
+    )
+    problems = []
+    if missing:
+        problems.append(f"missing keys ({len(missing)}): {_shorten(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys ({len(unexpected)}): {_shorten(unexpected)}")
+    if mismatched:
+        problems.append(f"shape mismatches ({len(mismatched)}): {_shorten(mismatched)}")
+    if problems:
+        raise CheckpointError(f"checkpoint {source} does not fit the model: " + "; ".join(problems))
+    model.load_state_dict(state_dict, strict=True)
+
+
+def _shorten(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def save_checkpoint(model_or_state: torch.nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike,
+                    meta: Mapping[str, Any] | None = None) -> str:
+    """Write weights (and JSON-like metadata) atomically; return the file's sha256.
+
+    The file is written to a temporary name in the same directory and renamed, so a crash never
+    leaves a half-written checkpoint under the final name.
+    """
+    path = Path(path)
+    state = model_or_state.state_dict() if isinstance(model_or_state, torch.nn.Module) else model_or_state
+    state = {key: value.detach().cpu().contiguous() for key, value in state.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save({"state_dict": state, "meta": dict(meta or {})}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return sha256_file(path)
+
+
+def cached_path(checkpoint: CheckpointSpec) -> Path:
+    """Where a downloadable checkpoint lives in the weights cache."""
+    return weights_dir() / checkpoint.filename
+
+
+def locate(spec: BackboneSpec) -> Path | None:
+    """The local file of a backbone's weights (shipped or cached), or None if absent."""
+    ckpt = spec.checkpoint
+    if ckpt is None:
+        return None
+    candidates = [ckpt.shipped] if ckpt.shipped is not None else []
+    candidates.append(cached_path(ckpt))
+    return next((p for p in candidates if p is not None and p.is_file()), None)
+
+
+def resolve_checkpoint(spec: BackboneSpec, checkpoint: str | os.PathLike | None) -> tuple[Path, str | None]:
+    """Decide which file to load for ``spec`` and which sha256 it must have.
+
+    Args:
+        checkpoint: an explicit file, or None for the registry's (shipped or cached) file.
+
+    Returns:
+        (path, expected sha256 or None). An explicit file is verified against the registry's sha256
+        only when it carries the registry's file name (a fine-tuned file under another name is not).
+
+    Raises:
+        WeightsNotFoundError: no file; the message says how to get it and where to put it.
+    """
+    ckpt = spec.checkpoint
+    if checkpoint is not None:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise WeightsNotFoundError(f"checkpoint={str(checkpoint)!r}: no such file")
+        expected = ckpt.sha256 if ckpt is not None and path.name == ckpt.filename else None
+        return path, expected
+    if ckpt is None:
+        raise WeightsNotFoundError(
+            f"backbone {spec.name!r} has no registered weights; pass checkpoint=PATH or random_init=True"
+        )
+    path = locate(spec)
+    if path is None:
+        if ckpt.url is None:
+            raise WeightsNotFoundError(
+                f"the weights of backbone {spec.name!r} are missing ({ckpt.shipped}); "
+                f"regenerate them with `{ckpt.regenerate}`"
+            )
+        raise WeightsNotFoundError(
+            f"the weights of backbone {spec.name!r} are not on this machine. Run `sam-repro weights fetch "
+            f"{spec.name}`, or download {ckpt.url} yourself and put it at {cached_path(ckpt)} "
+            "(set SAM_REPRO_WEIGHTS to move the weights directory)."
+        )
+    return path, ckpt.sha256
+
+
+def fetch(spec: BackboneSpec, timeout: float = 10.0, progressbar: bool = True) -> Path:
+    """Download a backbone's checkpoint into the weights cache, verifying its sha256.
+
+    Already-present, verified files are not downloaded again. With no network the download fails
+    after at most ``timeout`` seconds of connecting.
+
+    Raises:
+        CheckpointError: nothing to download (shipped weights), or the download failed (the message
+            names the URL and the path to put a manually downloaded file at).
+        ChecksumError: the downloaded file has the wrong hash (it is deleted).
+    """
+    ckpt = spec.checkpoint
+    if ckpt is None or ckpt.url is None:
+        where = ckpt.shipped if ckpt is not None else None
+        raise CheckpointError(f"backbone {spec.name!r} has nothing to download (weights: {where or 'none'})")
+    target = cached_path(ckpt)
+    if target.is_file() and (ckpt.sha256 is None or sha256_file(target) == ckpt.sha256):
+        return target
+    import pooch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+    try:
+        fetched = pooch.retrieve(
+            url=ckpt.url,
+            known_hash=f"sha256:{ckpt.sha256}" if ckpt.sha256 else None,
+            fname=ckpt.filename,
+            path=target.parent,
+            downloader=downloader,
+        )
+    except ValueError as error:  # pooch reports hash mismatches as ValueError and removes the file
+        if "hash" in str(error).lower():
+            raise CheckpointError(f"download of {ckpt.url} did not match sha256 {ckpt.sha256}: {error}") from error
+        raise
+    except Exception as error:  # requests' connection errors, timeouts, HTTP errors
+        raise CheckpointError(
+            f"could not download {ckpt.url} ({type(error).__name__}: {error}). If this machine has no "
+            f"network, download the file elsewhere and put it at {target} (sha256 {ckpt.sha256})."
+        ) from error
+    return Path(fetched)

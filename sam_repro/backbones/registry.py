@@ -1,0 +1,101 @@
+"""Name -> backbone registry (timm-style): the official SAM checkpoints and the tiny configurations
+of the embedded world."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sam_repro.backbones.specs import BackboneSpec, CheckpointSpec, SamConfig
+
+SAM_PAPER = "Kirillov et al., Segment Anything, ICCV 2023 (arXiv:2304.02643)"
+SAM_LICENSE = "Apache-2.0"
+_SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
+
+#: Directory of weights shipped inside the package (small embedded-world checkpoints).
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(spec: BackboneSpec) -> BackboneSpec:
+    """Add ``spec``; registering a second spec under the same name is an error."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"backbone {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    """The spec registered under ``name``.
+
+    Raises:
+        KeyError: unknown name; the message lists the known ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown backbone {name!r}; known backbones: {', '.join(list_backbones())}") from None
+
+
+def list_backbones() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def _official(name: str, filename: str, sha256: str, size: int, dim: int, depth: int, heads: int,
+              global_attn: tuple[int, ...], description: str) -> BackboneSpec:
+    return BackboneSpec(
+        name=name,
+        config=SamConfig(dim, depth, heads, global_attn),
+        checkpoint=CheckpointSpec(
+            filename=filename, url=_SAM_URL + filename, sha256=sha256, size_bytes=size,
+            license=SAM_LICENSE, paper=SAM_PAPER,
+        ),
+        description=description,
+        tags=("official", "full-scale"),
+    )
+
+
+register_backbone(_official(
+    "vit_b", "sam_vit_b_01ec64.pth", "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+    375_042_383, 768, 12, 12, (2, 5, 8, 11), "SAM ViT-B (91M encoder params), official Meta checkpoint",
+))
+register_backbone(_official(
+    "vit_l", "sam_vit_l_0b3195.pth", "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+    1_249_524_607, 1024, 24, 16, (5, 11, 17, 23), "SAM ViT-L (308M encoder params), official Meta checkpoint",
+))
+register_backbone(_official(
+    "vit_h", "sam_vit_h_4b8939.pth", "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+    2_564_550_879, 1280, 32, 16, (7, 15, 23, 31), "SAM ViT-H (636M encoder params), official Meta checkpoint",
+))
+
+#: The embedded world's default backbone: input 256, a 16x16 embedding grid, 64x64 low-res masks.
+#: Its weights are trained by `sam-repro train tiny-sam` on the synthetic generic pool.
+TINY_CONFIG = SamConfig(
+    encoder_embed_dim=128, encoder_depth=4, encoder_num_heads=4, encoder_global_attn_indexes=(1, 3),
+    img_size=256, patch_size=16, window_size=8, prompt_embed_dim=64, mask_in_chans=16,
+    decoder_depth=2, decoder_mlp_dim=256, decoder_num_heads=4, iou_head_depth=3, iou_head_hidden_dim=64,
+)
+register_backbone(BackboneSpec(
+    name="tiny",
+    config=TINY_CONFIG,
+    checkpoint=CheckpointSpec(
+        filename="tiny_sam.pt", url=None, sha256=None, size_bytes=None, license="Apache-2.0",
+        paper="sam-repro embedded world (architecture of " + SAM_PAPER + ")",
+        shipped=SHIPPED_WEIGHTS_DIR / "tiny_sam.pt",
+        regenerate="sam-repro train tiny-sam",
+    ),
+    description="tiny SAM (img 256, ViT 128x4, prompt dim 64) trained on the synthetic generic pool; "
+                "default backbone of every notebook",
+    tags=("embedded", "default"),
+))
+#: A smaller configuration with no weights, for fast unit tests and benchmarks with random init.
+register_backbone(BackboneSpec(
+    name="micro",
+    config=SamConfig(
+        encoder_embed_dim=64, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=(1,),
+        img_size=128, patch_size=16, window_size=4, prompt_embed_dim=32, mask_in_chans=8,
+        decoder_depth=2, decoder_mlp_dim=64, decoder_num_heads=2, iou_head_depth=3, iou_head_hidden_dim=32,
+    ),
+    checkpoint=None,
+    description="micro SAM (img 128, ViT 64x2, prompt dim 32), random init only: tests and benchmarks",
+    tags=("embedded", "test"),
+))

@@ -1,0 +1,95 @@
+"""One interface for every method: a promptable segmenter shaped after ``SamPredictor``.
+
+Set an image once (the engine embeds it and caches the embedding), then predict from prompts as
+often as needed. The evaluation harness, the interactive loop and the widgets talk only to this
+interface, so methods compose without special cases.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The answer to one prompt.
+
+    Attributes:
+        masks: (K, H, W) bool at image resolution (logits > threshold); K = 3 for multimask, else 1.
+        logits: (K, H, W) float32 mask logits at image resolution.
+        low_res_logits: (K, h, w) float32 low-resolution logits (h = w = 256 for full-scale SAM,
+            img_size / 4 in general).
+        iou_predictions: (K,) float32, the model's predicted IoU of each mask.
+    """
+
+    masks: np.ndarray
+    logits: np.ndarray
+    low_res_logits: np.ndarray
+    iou_predictions: np.ndarray
+
+    @property
+    def best(self) -> int:
+        """Index of the mask with the highest predicted IoU (SAM's choice for multimask output)."""
+        return int(np.argmax(self.iou_predictions))
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(H, W) bool: the best mask."""
+        return self.masks[self.best]
+
+    @property
+    def logit(self) -> np.ndarray:
+        """(H, W) float32 logits of the best mask."""
+        return self.logits[self.best]
+
+    @property
+    def probability(self) -> np.ndarray:
+        """(H, W) float32 in [0, 1]: sigmoid of the best mask's logits."""
+        return (1.0 / (1.0 + np.exp(-self.logit.astype(np.float64)))).astype(np.float32)
+
+    @property
+    def low_res(self) -> np.ndarray:
+        """(1, h, w) low-res logits of the best mask: feed back as the next ``mask_input``."""
+        return self.low_res_logits[self.best : self.best + 1]
+
+    @property
+    def iou(self) -> float:
+        """Predicted IoU of the best mask."""
+        return float(self.iou_predictions[self.best])
+
+
+class Segmenter(ABC):
+    """A promptable segmenter. Methods that need more than prompts declare it in ``capabilities``
+    (e.g. ``"adapts"`` for test-time adaptation hooks, ``"refines"`` for DIS-SAM's second stage,
+    ``"prompts_itself"`` for AlignSAM)."""
+
+    name: str
+    capabilities: frozenset[str] = frozenset()
+
+    @abstractmethod
+    def set_image(self, image: np.ndarray) -> None:
+        """Embed an (H, W, 3) uint8 RGB image (grayscale and RGBA are converted)."""
+
+    @abstractmethod
+    def predict(self, points: np.ndarray | None = None, labels: np.ndarray | None = None,
+                box: np.ndarray | None = None, mask_input: np.ndarray | None = None,
+                multimask: bool = False) -> Prediction:
+        """Predict from prompts on the current image.
+
+        Args:
+            points: (N, 2) xy pixel coordinates; labels: (N,) 1 = foreground, 0 = background.
+            box: (4,) xyxy pixels.
+            mask_input: (1, h, w) low-res logits of a previous prediction (``Prediction.low_res``).
+            multimask: return three masks (for ambiguous prompts) instead of one.
+        """
+
+    @abstractmethod
+    def reset_image(self) -> None:
+        """Forget the current image."""
+
+    @abstractmethod
+    def info(self) -> dict[str, Any]:
+        """Provenance: method, backbone, checkpoint file and sha256, device, parameters."""

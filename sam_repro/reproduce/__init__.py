@@ -1,0 +1,1 @@
+"""Batch reproduction: papermill runner, run profiles, paper-vs-ours tables."""

@@ -1,0 +1,67 @@
+"""Run profiles: named sets of notebook parameters (``smoke`` = embedded default, ``full`` = paper scale)."""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile file's content.
+
+    Attributes:
+        name: profile name (also the results sub-directory).
+        parameters: overrides applied to every notebook (only those a notebook declares are injected).
+        notebooks: per-notebook overrides, keyed by a glob over paths relative to ``notebooks/``.
+        requires: ``{"backbones": [...], "datasets": [...]}`` that must be present before running.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requires: dict[str, list[str]] = field(default_factory=dict)
+
+    def parameters_for(self, relative_path: str) -> dict[str, Any]:
+        merged = dict(self.parameters)
+        for pattern, overrides in self.notebooks.items():
+            if fnmatch.fnmatch(relative_path, pattern):
+                merged.update(overrides or {})
+        return merged
+
+
+def list_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Load a profile by name (``smoke``, ``full``) or from a YAML file path.
+
+    Raises:
+        FileNotFoundError: no such profile (the message lists the known ones).
+        ValueError: the file is not a valid profile.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no profile {name_or_path!r}; known profiles: {', '.join(list_profiles())}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or "name" not in data:
+        raise ValueError(f"profile file {path} must be a mapping with at least a 'name' key")
+    unknown = set(data) - {"name", "description", "parameters", "notebooks", "requires"}
+    if unknown:
+        raise ValueError(f"profile file {path}: unknown keys {sorted(unknown)}")
+    return Profile(
+        name=str(data["name"]),
+        description=str(data.get("description", "")),
+        parameters=dict(data.get("parameters") or {}),
+        notebooks={str(k): dict(v or {}) for k, v in (data.get("notebooks") or {}).items()},
+        requires={str(k): list(v or []) for k, v in (data.get("requires") or {}).items()},
+    )

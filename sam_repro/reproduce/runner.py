@@ -1,0 +1,143 @@
+"""Execute the suite's notebooks with papermill under a profile, isolating failures.
+
+Executed notebooks go to ``results/<profile>/<path under notebooks/>``, each with a status record
+``<name>.status.json`` beside it. A notebook whose status is ``ok`` is skipped on the next run unless
+forced, so an interrupted run resumes where it stopped. A failing notebook is reported with the
+cell that failed; the others still run.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sam_repro.paths import REPO_ROOT
+from sam_repro.reproduce.notebook_io import write_json_atomic
+from sam_repro.reproduce.profiles import Profile
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+RESULTS_DIR = REPO_ROOT / "results"
+
+
+@dataclass
+class NotebookRun:
+    """Outcome of one notebook under a profile."""
+
+    notebook: str
+    status: str  # "ok", "failed" or "skipped" (already complete)
+    seconds: float = 0.0
+    output: str = ""
+    error: str = ""
+    failed_cell: int | None = None
+    parameters: dict[str, Any] | None = None
+
+
+def discover(notebooks_dir: Path = NOTEBOOKS_DIR, only: str | None = None) -> list[Path]:
+    """Notebooks under ``notebooks_dir`` (sorted), optionally those whose relative path matches
+    ``only`` (a glob, or a plain substring such as ``tta``)."""
+    found = sorted(p for p in notebooks_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if only:
+        def matches(path: Path) -> bool:
+            rel = path.relative_to(notebooks_dir).as_posix()
+            return fnmatch.fnmatch(rel, only) or only in rel
+        found = [p for p in found if matches(p)]
+    return found
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names assigned in the notebook's ``parameters``-tagged cell."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)).keys())
+
+
+def run_notebook(notebook: Path, profile: Profile, *, notebooks_dir: Path = NOTEBOOKS_DIR,
+                 results_dir: Path = RESULTS_DIR, force: bool = False, kernel_name: str = "python3",
+                 cell_timeout: int | None = None) -> NotebookRun:
+    """Execute one notebook under ``profile`` (skipped when already complete, unless ``force``)."""
+    import papermill
+
+    rel = notebook.relative_to(notebooks_dir).as_posix()
+    out_dir = results_dir / profile.name
+    output = out_dir / rel
+    status_path = output.with_suffix(".status.json")
+    if not force and status_path.is_file():
+        import json
+
+        try:
+            previous = json.loads(status_path.read_text())
+        except ValueError:
+            previous = {}
+        if previous.get("status") == "ok" and output.is_file():
+            return NotebookRun(rel, "skipped", output=str(output))
+    declared = declared_parameters(notebook)
+    wanted = profile.parameters_for(rel)
+    if "output_dir" in declared:
+        wanted.setdefault("output_dir", str(out_dir / Path(rel).with_suffix("")))
+    parameters = {k: v for k, v in wanted.items() if k in declared}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.ipynb")
+    start = time.perf_counter()
+    run = NotebookRun(rel, "ok", output=str(output), parameters=parameters)
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name, cwd=str(REPO_ROOT),
+            progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+        )
+    except papermill.PapermillExecutionError as error:
+        run.status, run.failed_cell = "failed", error.exec_count
+        run.error = f"{error.ename}: {error.evalue}"
+    except Exception as error:  # kernel died, bad notebook JSON, missing kernel...
+        run.status, run.error = "failed", f"{type(error).__name__}: {error}"
+    finally:
+        run.seconds = round(time.perf_counter() - start, 2)
+        if tmp.exists():
+            os.replace(tmp, output)  # failed notebooks are kept too: their error cell is the report
+    write_json_atomic(status_path, asdict(run))
+    return run
+
+
+def run_profile(profile: Profile, *, only: str | None = None, force: bool = False,
+                notebooks_dir: Path = NOTEBOOKS_DIR, results_dir: Path = RESULTS_DIR,
+                kernel_name: str = "python3", verbose: bool = True) -> list[NotebookRun]:
+    """Run every (matching) notebook under ``profile`` and write ``results/<profile>/SUMMARY.md``."""
+    notebooks = discover(notebooks_dir, only)
+    runs: list[NotebookRun] = []
+    for index, notebook in enumerate(notebooks, 1):
+        rel = notebook.relative_to(notebooks_dir).as_posix()
+        if verbose:
+            print(f"[{index}/{len(notebooks)}] {rel} ...", end="", flush=True)
+        run = run_notebook(notebook, profile, notebooks_dir=notebooks_dir, results_dir=results_dir,
+                           force=force, kernel_name=kernel_name)
+        if verbose:
+            detail = f" ({run.seconds:.1f} s)" if run.status != "skipped" else " (already complete)"
+            print(f" {run.status}{detail}" + (f"\n    cell {run.failed_cell}: {run.error}" if run.error else ""))
+        runs.append(run)
+    write_summary(profile, runs, results_dir)
+    return runs
+
+
+def write_summary(profile: Profile, runs: list[NotebookRun], results_dir: Path = RESULTS_DIR) -> Path:
+    """``results/<profile>/SUMMARY.md``: one row per notebook with its status and time."""
+    lines = [
+        f"# Reproduction summary: profile `{profile.name}`",
+        "",
+        profile.description,
+        "",
+        "| notebook | status | seconds | error |",
+        "|---|---|---|---|",
+    ]
+    for run in runs:
+        error = (f"cell {run.failed_cell}: " if run.failed_cell else "") + run.error.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {run.notebook} | {run.status} | {run.seconds:.1f} | {error[:200]} |")
+    failed = sum(r.status == "failed" for r in runs)
+    lines += ["", f"{len(runs)} notebooks: {len(runs) - failed} ok or complete, {failed} failed."]
+    path = results_dir / profile.name / "SUMMARY.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,60 @@
+"""The papermill runner: parameters injected, failures isolated, completed notebooks skipped."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sam_repro.reproduce.profiles import Profile, list_profiles, load_profile
+from sam_repro.reproduce.runner import discover, run_profile
+
+
+def _notebook(path: Path, body: str, parameters: str = "value = 1\noutput_dir = 'unset'") -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# test"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    notebooks = tmp_path / "notebooks"
+    _notebook(notebooks / "a" / "good.ipynb",
+              "import pathlib\npathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+              "pathlib.Path(output_dir, 'value.txt').write_text(str(value))")
+    _notebook(notebooks / "b" / "bad.ipynb", "raise ValueError('deliberate failure')")
+    return notebooks, tmp_path / "results"
+
+
+def test_profiles_load() -> None:
+    assert {"smoke", "full"} <= set(list_profiles())
+    assert load_profile("smoke").name == "smoke"
+    with pytest.raises(FileNotFoundError, match="known profiles"):
+        load_profile("nope")
+
+
+def test_failure_is_isolated_and_completed_notebooks_are_skipped(tree) -> None:
+    notebooks, results = tree
+    profile = Profile(name="t", description="test", parameters={"value": 42, "not_declared": 3},
+                      notebooks={"b/*": {"value": 7}})
+    assert [p.name for p in discover(notebooks)] == ["good.ipynb", "bad.ipynb"]
+    runs = {r.notebook: r for r in run_profile(profile, notebooks_dir=notebooks, results_dir=results, verbose=False)}
+    good, bad = runs["a/good.ipynb"], runs["b/bad.ipynb"]
+    assert good.status == "ok" and good.parameters == {"value": 42, "output_dir": str(results / "t" / "a" / "good")}
+    assert (results / "t" / "a" / "good" / "value.txt").read_text() == "42"
+    assert bad.status == "failed" and "deliberate failure" in bad.error and bad.failed_cell is not None
+    assert bad.parameters["value"] == 7
+    assert (results / "t" / "b" / "bad.ipynb").is_file()  # the failed notebook is kept as the report
+    assert json.loads((results / "t" / "b" / "bad.status.json").read_text())["status"] == "failed"
+    summary = (results / "t" / "SUMMARY.md").read_text()
+    assert "| a/good.ipynb | ok |" in summary and "| b/bad.ipynb | failed |" in summary
+
+    again = {r.notebook: r.status for r in run_profile(profile, notebooks_dir=notebooks, results_dir=results, verbose=False)}
+    assert again == {"a/good.ipynb": "skipped", "b/bad.ipynb": "failed"}
+    forced = run_profile(profile, notebooks_dir=notebooks, results_dir=results, only="good", force=True, verbose=False)
+    assert [(r.notebook, r.status) for r in forced] == [("a/good.ipynb", "ok")]
