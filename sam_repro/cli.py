@@ -12,6 +12,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sam_repro.backbones.cli",
     "sam_repro.data.cli",
     "sam_repro.reproduce.cli",
+    "sam_repro.train.cli",
 )
 
 

@@ -1,0 +1,1 @@
+"""Training code: shared utilities and one module per model the package trains."""
