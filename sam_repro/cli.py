@@ -16,8 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class CommandError(Exception):
-    """An error to report to the user as one line, without a traceback."""
+from sam_repro.errors import CommandError  # one class, also when this module runs as __main__
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,275 @@
+"""Safe, atomic extraction of zip and tar archives.
+
+Safety: every member is checked *before* anything is written, and the whole archive is refused
+(:class:`~sam_repro.data.errors.UnsafeArchiveError`, naming the archive and each offending member) if a
+member
+
+* has an absolute path (``/x``, ``\\x``, ``C:x``), a ``..`` component, or a NUL byte;
+* is a symbolic link whose target is absolute or leads outside the target directory;
+* is a hard link to a path outside the archive tree;
+* is a device, FIFO or other special file.
+
+While writing, the real path of every file, directory and link is checked again against the staging
+directory (a second line of defence against link tricks). Permissions, owners and set-uid bits from the
+archive are not applied.
+
+Atomicity: the archive is extracted into a fresh staging directory *inside* ``dest`` (same file
+system), then each top-level entry is moved into ``dest`` with one ``os.replace``: each top-level entry
+appears complete or not at all, and a failed extraction leaves ``dest`` as it was.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sam_repro.data.errors import UnsafeArchiveError
+
+#: Archive kinds understood by :func:`safe_extract`.
+ARCHIVE_KINDS = ("zip", "tar", "tar.gz", "tar.bz2", "tar.xz")
+
+_SUFFIXES = (
+    (".tar.gz", "tar.gz"), (".tgz", "tar.gz"), (".tar.bz2", "tar.bz2"), (".tbz2", "tar.bz2"),
+    (".tar.xz", "tar.xz"), (".txz", "tar.xz"), (".tar", "tar"), (".zip", "zip"),
+)
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def detect_kind(path: str | os.PathLike) -> str:
+    """The archive kind of ``path`` from its name, else from its content.
+
+    Raises:
+        ValueError: neither the name nor the content is a zip or tar archive.
+    """
+    name = Path(path).name.lower()
+    for suffix, kind in _SUFFIXES:
+        if name.endswith(suffix):
+            return kind
+    if zipfile.is_zipfile(path):
+        return "zip"
+    if tarfile.is_tarfile(path):
+        return "tar"
+    raise ValueError(f"{path} is not a zip or tar archive (expected one of {', '.join(ARCHIVE_KINDS)})")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One archive entry: ``type`` is ``file``, ``dir``, ``symlink``, ``hardlink`` or ``special``."""
+
+    name: str
+    type: str
+    link: str = ""
+
+
+def _members(archive: Path, kind: str) -> list[Member]:
+    members = []
+    if kind == "zip":
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver stored no Unix type
+                if file_type == stat.S_IFLNK:
+                    members.append(Member(info.filename, "symlink", zf.read(info).decode("utf-8", "replace")))
+                elif info.is_dir():
+                    members.append(Member(info.filename, "dir"))
+                elif file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
+                    members.append(Member(info.filename, "special"))
+                else:
+                    members.append(Member(info.filename, "file"))
+        return members
+    with tarfile.open(archive, mode="r:*") as tf:
+        for info in tf.getmembers():
+            if info.issym():
+                members.append(Member(info.name, "symlink", info.linkname))
+            elif info.islnk():
+                members.append(Member(info.name, "hardlink", info.linkname))
+            elif info.isdir():
+                members.append(Member(info.name, "dir"))
+            elif info.isfile():
+                members.append(Member(info.name, "file"))
+            else:
+                members.append(Member(info.name, "special"))
+    return members
+
+
+def _unsafe_path(name: str) -> str | None:
+    """Why ``name`` may not be written inside the target directory, or None when it is safe."""
+    if not name or "\x00" in name:
+        return "empty name or NUL byte"
+    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+        return "absolute path"
+    parts = re.split(r"[\\/]+", name)
+    if ".." in parts:
+        return "'..' component escapes the target directory"
+    return None
+
+
+def _link_escapes(member_name: str, target: str) -> str | None:
+    if not target or target.startswith(("/", "\\")) or _DRIVE.match(target):
+        return f"link to absolute path {target!r}"
+    depth = len([p for p in PurePosixPath(member_name.replace("\\", "/")).parent.parts if p not in ("", ".")])
+    for part in re.split(r"[\\/]+", target):
+        if part in ("", "."):
+            continue
+        depth = depth - 1 if part == ".." else depth + 1
+        if depth < 0:
+            return f"link target {target!r} points outside the target directory"
+    return None
+
+
+def check_archive(archive: str | os.PathLike, kind: str | None = None) -> list[Member]:
+    """Check every member of ``archive`` (see the module docstring) and return them.
+
+    Raises:
+        UnsafeArchiveError: naming the archive and every offending member.
+        ValueError: not a zip/tar archive.
+    """
+    archive = Path(archive)
+    kind = kind or detect_kind(archive)
+    if kind not in ARCHIVE_KINDS:
+        raise ValueError(f"unknown archive kind {kind!r}; expected one of {', '.join(ARCHIVE_KINDS)}")
+    try:
+        members = _members(archive, kind)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as error:
+        raise UnsafeArchiveError(f"cannot read {kind} archive {archive}: {error}") from error
+    problems = []
+    for member in members:
+        reason = _unsafe_path(member.name)
+        if reason is None and member.type == "symlink":
+            reason = _link_escapes(member.name, member.link)
+        elif reason is None and member.type == "hardlink":
+            reason = _unsafe_path(member.link)
+            reason = f"hard link to {member.link!r}: {reason}" if reason else None
+        elif reason is None and member.type == "special":
+            reason = "device, FIFO or other special file"
+        if reason:
+            problems.append(f"{member.name!r}: {reason}")
+    if problems:
+        raise UnsafeArchiveError(
+            f"refusing to extract {archive}: {len(problems)} unsafe member(s):\n  " + "\n  ".join(problems)
+        )
+    return members
+
+
+def _inside(path: Path, root: Path) -> bool:
+    real = os.path.realpath(path)
+    return real == str(root) or real.startswith(str(root) + os.sep)
+
+
+def _target(staging: Path, real_staging: Path, name: str, archive: Path) -> Path:
+    path = staging.joinpath(*[p for p in re.split(r"[\\/]+", name) if p not in ("", ".")])
+    if not _inside(path.parent if path.parent != staging else staging, real_staging):
+        raise UnsafeArchiveError(f"refusing to extract {archive}: member {name!r} resolves outside the target")
+    return path
+
+
+def _extract_all(archive: Path, kind: str, members: list[Member], staging: Path) -> None:
+    real_staging = Path(os.path.realpath(staging))
+    if kind == "zip":
+        with zipfile.ZipFile(archive) as zf:
+            for info, member in zip(zf.infolist(), members):
+                path = _target(staging, real_staging, member.name, archive)
+                if member.type == "dir":
+                    path.mkdir(parents=True, exist_ok=True)
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _check_parent(path, real_staging, member.name, archive)
+                if member.type == "symlink":
+                    os.symlink(member.link, path)
+                    _check_link(path, real_staging, member.name, archive)
+                    continue
+                with zf.open(info) as source, open(path, "xb") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+        return
+    with tarfile.open(archive, mode="r:*") as tf:
+        for info in tf.getmembers():
+            path = _target(staging, real_staging, info.name, archive)
+            if info.isdir():
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _check_parent(path, real_staging, info.name, archive)
+            if info.issym():
+                os.symlink(info.linkname, path)
+                _check_link(path, real_staging, info.name, archive)
+            elif info.islnk():
+                source_path = _target(staging, real_staging, info.linkname, archive)
+                if not _inside(source_path, real_staging) or not source_path.is_file():
+                    raise UnsafeArchiveError(
+                        f"refusing to extract {archive}: hard link {info.name!r} -> {info.linkname!r}"
+                    )
+                shutil.copyfile(source_path, path)
+            else:
+                source = tf.extractfile(info)
+                if source is None:
+                    raise UnsafeArchiveError(f"refusing to extract {archive}: member {info.name!r} has no data")
+                with source, open(path, "xb") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _check_parent(path: Path, real_staging: Path, name: str, archive: Path) -> None:
+    if not _inside(path.parent, real_staging):
+        raise UnsafeArchiveError(
+            f"refusing to extract {archive}: member {name!r} would be written through a link outside the target"
+        )
+
+
+def _check_link(path: Path, real_staging: Path, name: str, archive: Path) -> None:
+    if not _inside(path, real_staging):
+        path.unlink()
+        raise UnsafeArchiveError(f"refusing to extract {archive}: link {name!r} resolves outside the target")
+
+
+def safe_extract(
+    archive: str | os.PathLike, dest: str | os.PathLike, *, kind: str | None = None, overwrite: bool = False
+) -> list[Path]:
+    """Extract ``archive`` into ``dest`` safely and atomically (see the module docstring).
+
+    Args:
+        archive: a zip or tar (optionally gz/bz2/xz) file.
+        dest: the directory to extract into (created if missing).
+        kind: one of :data:`ARCHIVE_KINDS`; detected from the name/content when None.
+        overwrite: replace top-level entries that already exist in ``dest`` (else refuse).
+
+    Returns:
+        The top-level paths created in ``dest``.
+
+    Raises:
+        UnsafeArchiveError: an unsafe member (nothing is written).
+        FileExistsError: a top-level entry already exists in ``dest`` and ``overwrite`` is False
+            (nothing is moved).
+    """
+    archive = Path(archive)
+    dest = Path(dest)
+    kind = kind or detect_kind(archive)
+    members = check_archive(archive, kind)
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=dest))
+    try:
+        try:
+            _extract_all(archive, kind, members, staging)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
+            raise UnsafeArchiveError(f"cannot extract {kind} archive {archive}: {error}") from error
+        tops = sorted(staging.iterdir())
+        existing = [dest / top.name for top in tops if os.path.lexists(dest / top.name)]
+        if existing and not overwrite:
+            raise FileExistsError(
+                f"extracting {archive} into {dest}: {', '.join(str(p) for p in existing)} already exist(s); "
+                "remove them or extract with overwrite"
+            )
+        created = []
+        for top in tops:
+            final = dest / top.name
+            if os.path.lexists(final):
+                aside = staging / f".replaced-{top.name}"
+                os.replace(final, aside)
+            os.replace(top, final)
+            created.append(final)
+        return created
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,157 @@
+"""Safe, atomic archive extraction: traversal, absolute paths and escaping links are refused (zip and tar)."""
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sam_repro.data.archive import check_archive, detect_kind, safe_extract
+from sam_repro.data.errors import UnsafeArchiveError
+
+
+def make_zip(path: Path, files: dict[str, bytes], symlinks: dict[str, str] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return path
+
+
+def make_tar(path: Path, files: dict[str, bytes], symlinks: dict[str, str] | None = None,
+             hardlinks: dict[str, str] | None = None, mode: str = "w") -> Path:
+    with tarfile.open(path, mode) as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for kind, links in ((tarfile.SYMTYPE, symlinks or {}), (tarfile.LNKTYPE, hardlinks or {})):
+            for name, target in links.items():
+                info = tarfile.TarInfo(name)
+                info.type = kind
+                info.linkname = target
+                tf.addfile(info)
+    return path
+
+
+def listing(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+GOOD = {"DIS5K/DIS-TR/im/a.jpg": b"img", "DIS5K/DIS-TR/gt/a.png": b"mask", "README.txt": b"hi"}
+
+
+@pytest.mark.parametrize("maker,suffix", [(make_zip, ".zip"), (make_tar, ".tar")])
+def test_safe_archive_is_extracted(tmp_path, maker, suffix):
+    archive = maker(tmp_path / f"ok{suffix}", GOOD)
+    dest = tmp_path / "dest"
+    created = safe_extract(archive, dest)
+    assert sorted(p.name for p in created) == ["DIS5K", "README.txt"]
+    assert (dest / "DIS5K/DIS-TR/gt/a.png").read_bytes() == b"mask"
+    assert not [p for p in dest.iterdir() if p.name.startswith(".extracting-")]
+
+
+@pytest.mark.parametrize("maker,suffix", [(make_zip, ".zip"), (make_tar, ".tar")])
+@pytest.mark.parametrize("bad_name", ["../evil.txt", "sub/../../evil.txt", "/tmp/evil.txt", "C:/evil.txt"])
+def test_traversal_and_absolute_members_are_refused(tmp_path, maker, suffix, bad_name):
+    archive = maker(tmp_path / f"bad{suffix}", {**GOOD, bad_name: b"pwned"})
+    dest = tmp_path / "a" / "dest"
+    with pytest.raises(UnsafeArchiveError) as error:
+        safe_extract(archive, dest)
+    assert bad_name in str(error.value) and str(archive) in str(error.value)
+    assert not dest.exists()  # checked before anything is written
+    assert not (tmp_path / "a" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+
+
+@pytest.mark.parametrize("maker,suffix", [(make_zip, ".zip"), (make_tar, ".tar.gz")])
+@pytest.mark.parametrize("target", ["../../outside", "/etc", "a/../../../x"])
+def test_symlinks_pointing_out_are_refused(tmp_path, maker, suffix, target):
+    kwargs = {"mode": "w:gz"} if suffix == ".tar.gz" else {}
+    archive = maker(tmp_path / f"link{suffix}", GOOD, symlinks={"DIS5K/link": target}, **kwargs)
+    with pytest.raises(UnsafeArchiveError, match="DIS5K/link"):
+        check_archive(archive)
+    with pytest.raises(UnsafeArchiveError):
+        safe_extract(archive, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_internal_symlink_is_allowed(tmp_path):
+    archive = make_tar(tmp_path / "in.tar", GOOD, symlinks={"DIS5K/latest": "DIS-TR"})
+    dest = tmp_path / "dest"
+    safe_extract(archive, dest)
+    assert os.path.islink(dest / "DIS5K/latest")
+    assert (dest / "DIS5K/latest/im/a.jpg").read_bytes() == b"img"
+
+
+def test_tar_hardlink_out_of_tree_is_refused(tmp_path):
+    archive = make_tar(tmp_path / "hard.tar", GOOD, hardlinks={"x": "../../etc/passwd"})
+    with pytest.raises(UnsafeArchiveError, match="hard link"):
+        safe_extract(archive, tmp_path / "dest")
+
+
+def test_tar_device_file_is_refused(tmp_path):
+    path = tmp_path / "dev.tar"
+    with tarfile.open(path, "w") as tf:
+        info = tarfile.TarInfo("dev/null")
+        info.type = tarfile.CHRTYPE
+        tf.addfile(info)
+    with pytest.raises(UnsafeArchiveError, match="special file"):
+        safe_extract(path, tmp_path / "dest")
+
+
+def test_extraction_is_atomic_and_refuses_to_clobber(tmp_path):
+    dest = tmp_path / "dest"
+    (dest / "README.txt").parent.mkdir(parents=True)
+    (dest / "README.txt").write_bytes(b"mine")
+    archive = make_zip(tmp_path / "ok.zip", GOOD)
+    before = listing(dest)
+    with pytest.raises(FileExistsError, match="README.txt"):
+        safe_extract(archive, dest)
+    assert listing(dest) == before and (dest / "README.txt").read_bytes() == b"mine"
+    safe_extract(archive, dest, overwrite=True)
+    assert (dest / "README.txt").read_bytes() == b"hi" and (dest / "DIS5K/DIS-TR/im/a.jpg").exists()
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]
+
+
+def test_corrupt_archive_leaves_no_partial_output(tmp_path):
+    archive = tmp_path / "broken.zip"
+    archive.write_bytes(make_zip(tmp_path / "tmp.zip", GOOD).read_bytes()[:40])
+    dest = tmp_path / "dest"
+    with pytest.raises((UnsafeArchiveError, ValueError)):
+        safe_extract(archive, dest)
+    assert not dest.exists() or listing(dest) == []
+
+
+def test_detect_kind(tmp_path):
+    assert detect_kind("a.tar.gz") == "tar.gz" and detect_kind("a.TGZ") == "tar.gz" and detect_kind("b.zip") == "zip"
+    unnamed = make_tar(tmp_path / "archive.bin", GOOD)
+    assert detect_kind(unnamed) == "tar"
+    (tmp_path / "plain.bin").write_bytes(b"nothing")
+    with pytest.raises(ValueError, match="plain.bin"):
+        detect_kind(tmp_path / "plain.bin")
+
+
+def test_link_chain_escaping_physically_is_refused(tmp_path):
+    """``l -> .`` and ``m -> l/../y`` look inside lexically, but ``m`` resolves to the staging dir's parent."""
+    path = tmp_path / "chain.tar"
+    with tarfile.open(path, "w") as tf:
+        for name, target in (("l", "."), ("m", "l/../y")):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+        info = tarfile.TarInfo("m/z")
+        info.size = 5
+        tf.addfile(info, io.BytesIO(b"pwned"))
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError, match="'m'"):
+        safe_extract(path, dest)
+    assert not (dest / "y").exists() and not (tmp_path / "y").exists()
+    assert listing(dest) == []
