@@ -58,7 +58,7 @@ class TinySamTrainConfig:
     """catalog name of the training pool"""
     train_split: str = "train"
     val_split: str = "val"
-    steps: int = 6000
+    steps: int = 4500
     """optimizer steps"""
     images_per_step: int = 4
     masks_per_image: int = 8
@@ -228,6 +228,9 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
 
     if config.threads:
         torch.set_num_threads(config.threads)
+    import cv2
+
+    cv2.setNumThreads(1)  # the synthetic generators run in this process; OpenCV threads only contend
     seed_everything(config.seed)
     spec = get_backbone(config.backbone)
     size = spec.config.img_size
