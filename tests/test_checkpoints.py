@@ -213,3 +213,15 @@ def test_fetch_without_network_fails_fast_with_manual_instructions(tmp_path: Pat
 def test_tiny_config_is_small() -> None:
     model = build_sam(TINY_CONFIG)
     assert sum(p.numel() for p in model.parameters()) < 2_000_000
+
+
+def test_registry_agrees_with_the_data_manifest() -> None:
+    """The backbone registry and data_manifest.yaml describe the official checkpoints identically."""
+    from sam_repro.data.manifest import load_manifest
+
+    manifest = load_manifest()
+    for name in ("vit_b", "vit_l", "vit_h"):
+        spec = get_backbone(name).checkpoint
+        entry = manifest.get(f"sam_{name}")
+        assert entry.resource.file == spec.filename and entry.resource.sha256 == spec.sha256
+        assert entry.resource.size_bytes == spec.size_bytes and spec.url in entry.resource.urls

@@ -70,10 +70,11 @@ def _append(path: Path, record: dict[str, Any]) -> None:
 
 
 def _evaluate_sample(segmenter: Segmenter, sample, protocol, metrics: Mapping[str, ObjectMetric],
-                     rng: np.random.Generator, hooks) -> list[dict[str, Any]]:
+                     rng: np.random.Generator, hooks, min_object_area: int = 0) -> list[dict[str, Any]]:
     objects = []
+    kept = [(k, gt) for k, gt in enumerate(sample.masks) if np.count_nonzero(gt) >= max(1, min_object_area)]
     if isinstance(protocol, InteractiveProtocol):
-        for k, gt in enumerate(sample.masks):
+        for k, gt in kept:
             result = run_interactive(segmenter, sample.image, gt, protocol, sample_id=f"{sample.id}#{k}",
                                      hooks=hooks, rng=rng)
             record = {"object": k, **result.to_record()}
@@ -81,7 +82,7 @@ def _evaluate_sample(segmenter: Segmenter, sample, protocol, metrics: Mapping[st
             objects.append(record)
         return objects
     segmenter.set_image(sample.image)
-    for k, gt in enumerate(sample.masks):
+    for k, gt in kept:
         prediction = segmenter.predict(**protocol.prompts_for(gt, rng))
         objects.append({"object": k, "predicted_iou": prediction.iou,
                         **{name: float(fn(prediction.mask, gt)) for name, fn in metrics.items()}})
@@ -119,7 +120,7 @@ def summarize(records: list[dict[str, Any]], protocol, noc_targets=((0.85, 20), 
 def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol | InteractiveProtocol,
              out_dir: str | os.PathLike, *, metrics: Mapping[str, ObjectMetric] | None = None, seed: int = 0,
              limit: int | None = None, hooks=(), progress: bool = True,
-             noc_targets=((0.85, 20), (0.90, 20))) -> dict[str, Any]:
+             noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0) -> dict[str, Any]:
     """Evaluate and write ``records.jsonl`` and ``summary.json`` under ``out_dir``; return the summary.
 
     Args:
@@ -127,6 +128,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         seed: prompts of sample i are drawn from ``default_rng([seed, i])``: the same whatever the order
             or resumption.
         hooks: interactive hooks (e.g. test-time adaptation); samples then run in index order.
+        min_object_area: objects with fewer foreground pixels are not evaluated (0 = all non-empty
+            objects; an empty mask has no box or click and is always skipped).
     """
     from tqdm.auto import tqdm
 
@@ -147,7 +150,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         try:
             sample = dataset[index]
             record = {"index": index, "sample_id": sample.id, "status": "ok",
-                      "objects": _evaluate_sample(segmenter, sample, protocol, metrics, rng, hooks)}
+                      "objects": _evaluate_sample(segmenter, sample, protocol, metrics, rng, hooks,
+                                                 min_object_area)}
         except Exception as error:  # one bad sample is recorded and the rest go on
             record = {"index": index, "sample_id": None, "status": "failed",
                       "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=5)}
@@ -163,6 +167,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
                     "samples": count},
         "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
         "seed": seed,
+        "min_object_area": min_object_area,
         "wall_seconds_this_run": round(time.perf_counter() - start, 3),
         "samples_this_run": len(todo),
         "encoder_passes_this_run": None if engine is None else engine.stats.encoder_passes - passes_before,

@@ -1,0 +1,75 @@
+"""Figures shared by the notebooks: predictions against ground truth."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sam_repro.eval.protocols import PromptProtocol
+from sam_repro.methods.base import Segmenter
+
+
+def pick_objects(records_path: str | Path, metric: str = "iou", count: int = 2) -> dict[str, list[tuple[int, int, float]]]:
+    """The ``count`` best and worst objects of a harness run: {"best": [(index, object, value)], "worst": [...]}."""
+    objects = []
+    for line in Path(records_path).read_text().splitlines():
+        record = json.loads(line)
+        if record.get("status") == "ok":
+            objects += [(record["index"], o["object"], o[metric]) for o in record["objects"] if not np.isnan(o[metric])]
+    objects.sort(key=lambda item: item[2])
+    return {"worst": objects[:count], "best": objects[::-1][:count]}
+
+
+def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """RGB image with true positives green, false negatives blue, false positives red (50% blend)."""
+    out = image.astype(np.float32).copy()
+    colours = {(True, True): (40, 220, 40), (True, False): (40, 80, 255), (False, True): (255, 40, 40)}
+    for (in_gt, in_pred), colour in colours.items():
+        region = (gt == in_gt) & (pred == in_pred)
+        out[region] = 0.5 * out[region] + 0.5 * np.array(colour, np.float32)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def prediction_panels(segmenter: Segmenter, dataset, picks: list[tuple[int, int, float]], protocol: PromptProtocol,
+                      seed: int = 0) -> list[dict[str, Any]]:
+    """Re-run the harness's prompt for each picked (index, object) and return panels for plotting:
+    {"title", "image" (overlay), "box" or "points"}. Prompts are redrawn with the harness's per-sample
+    generator, so they are the ones the records were computed with."""
+    panels = []
+    for index, obj, value in picks:
+        sample = dataset[index]
+        rng = np.random.default_rng([seed, index])
+        prompts = None
+        for k, gt in enumerate(sample.masks):  # draw in the same order as the harness
+            drawn = protocol.prompts_for(gt, rng)
+            if k == obj:
+                prompts = drawn
+                break
+        segmenter.set_image(sample.image)
+        prediction = segmenter.predict(**prompts)
+        panels.append({"title": f"{sample.id} #{obj}: IoU {value:.2f}",
+                       "image": overlay(sample.image, sample.masks[obj], prediction.mask),
+                       "box": prompts.get("box"), "points": prompts.get("points")})
+    return panels
+
+
+def plot_panels(panels: list[dict[str, Any]], columns: int = 4, size: float = 3.0):
+    """A matplotlib figure of :func:`prediction_panels` (prompt box drawn in yellow)."""
+    import matplotlib.pyplot as plt
+
+    rows = max(1, -(-len(panels) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, panel in zip(axes.flat, panels):
+        axis.imshow(panel["image"])
+        if panel.get("box") is not None:
+            x0, y0, x1, y1 = panel["box"]
+            axis.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="yellow", lw=1.2))
+        if panel.get("points") is not None:
+            axis.scatter(panel["points"][:, 0], panel["points"][:, 1], c="yellow", s=18, marker="*")
+        axis.set_title(panel["title"], fontsize=8)
+    figure.tight_layout()
+    return figure
