@@ -78,7 +78,8 @@ register_backbone(BackboneSpec(
     name="tiny",
     config=TINY_CONFIG,
     checkpoint=CheckpointSpec(
-        filename="tiny_sam.pt", url=None, sha256=None, size_bytes=None, license="Apache-2.0",
+        filename="tiny_sam.pt", url=None, license="Apache-2.0",
+        sha256="daa131c91246e9c3ad2a1950fc700aeac23aa3b5e2a78c24204b29f67d0d5146", size_bytes=4_743_835,
         paper="sam-repro embedded world (architecture of " + SAM_PAPER + ")",
         shipped=SHIPPED_WEIGHTS_DIR / "tiny_sam.pt",
         regenerate="sam-repro train tiny-sam",

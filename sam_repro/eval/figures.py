@@ -73,3 +73,17 @@ def plot_panels(panels: list[dict[str, Any]], columns: int = 4, size: float = 3.
         axis.set_title(panel["title"], fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def mean_iou_curve(records_path: str | Path, max_clicks: int) -> np.ndarray:
+    """(max_clicks,) mean IoU after each click over the objects of an interactive harness run; an
+    object whose loop stopped early keeps its last IoU for the remaining clicks (it was done)."""
+    curves = []
+    for line in Path(records_path).read_text().splitlines():
+        record = json.loads(line)
+        if record.get("status") != "ok":
+            continue
+        for obj in record["objects"]:
+            ious = list(obj["ious"][:max_clicks])
+            curves.append(ious + [ious[-1]] * (max_clicks - len(ious)))
+    return np.mean(np.array(curves, dtype=float), axis=0) if curves else np.full(max_clicks, np.nan)
