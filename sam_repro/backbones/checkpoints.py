@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import torch
 
+from sam_repro.hashing import sha256_file  # noqa: F401  (re-exported)
 from sam_repro.backbones.specs import BackboneSpec, CheckpointSpec
 from sam_repro.paths import weights_dir
 
@@ -35,15 +35,6 @@ class ChecksumError(CheckpointError):
 
 class WeightsNotFoundError(CheckpointError, FileNotFoundError):
     """The weights of a registered backbone are not on this machine."""
-
-
-def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_sha256(path: str | os.PathLike, expected: str) -> str:

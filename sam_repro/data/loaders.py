@@ -41,6 +41,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from sam_repro.hashing import sha256_file  # noqa: F401  (re-exported)
 from sam_repro.data.catalog import SampleSet
 from sam_repro.data.errors import LayoutError, SampleReadError
 from sam_repro.data.image_io import binarize, image_size, read_image, read_label_map, read_mask_values
@@ -79,15 +80,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.path}: {self.detail}"
-
-
-def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file's content, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_split_list(path: str | os.PathLike) -> list[str]:

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from sam_repro.arrays import as_numpy  # noqa: F401  (re-exported)
+
 #: Ignored label in semantic class maps (PASCAL VOC convention; equals
 #: ``sam_repro.data.sample.IGNORE_INDEX``).
 IGNORE_INDEX = 255
@@ -41,24 +43,6 @@ __all__ = [
     "prob_from_uint8",
     "mask_from_uint8",
 ]
-
-
-def as_numpy(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` as a numpy array (torch tensors are detached and moved to the CPU).
-
-    Raises:
-        TypeError: when ``x`` is not array-like (e.g. ``None`` or a string).
-    """
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch
-        return x.detach().cpu().numpy()
-    if x is None or isinstance(x, (str, bytes, dict)):
-        raise TypeError(f"{name}: expected a numpy array of shape (H, W), got {type(x).__name__}")
-    arr = np.asarray(x)
-    if arr.dtype == object:
-        raise TypeError(f"{name}: expected a numeric numpy array of shape (H, W), got an object array")
-    return arr
 
 
 def _check_2d(arr: np.ndarray, name: str) -> None:

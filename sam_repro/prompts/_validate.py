@@ -5,19 +5,7 @@ from typing import Any
 
 import numpy as np
 
-
-def as_array(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` as a numpy array; torch tensors are detached and moved to the CPU (torch is not imported)."""
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        return x.detach().cpu().numpy()
-    if x is None or isinstance(x, (str, bytes, dict)):
-        raise TypeError(f"{name}: expected a numpy array of shape (H, W), got {type(x).__name__}")
-    arr = np.asarray(x)
-    if arr.dtype == object:
-        raise TypeError(f"{name}: expected a numeric numpy array of shape (H, W), got an object array")
-    return arr
+from sam_repro.arrays import as_numpy as as_array  # noqa: F401
 
 
 def check_2d(arr: np.ndarray, name: str, shape: tuple[int, int] | None = None) -> None:
