@@ -88,6 +88,17 @@ register_backbone(BackboneSpec(
                 "default backbone of every notebook",
     tags=("embedded", "default"),
 ))
+#: Candidate successor of ``tiny`` being trained (v2: a deeper/wider encoder and a 96-dim decoder; the
+#: v1 configuration above underfit the generic pool). No weights until its training run finishes.
+TINY_V2_CONFIG = SamConfig(
+    encoder_embed_dim=192, encoder_depth=6, encoder_num_heads=6, encoder_global_attn_indexes=(2, 5),
+    img_size=256, patch_size=16, window_size=8, prompt_embed_dim=96, mask_in_chans=16,
+    decoder_depth=2, decoder_mlp_dim=384, decoder_num_heads=4, iou_head_depth=3, iou_head_hidden_dim=96,
+)
+register_backbone(BackboneSpec(
+    name="tiny_v2", config=TINY_V2_CONFIG, checkpoint=None,
+    description="tiny SAM v2 architecture (img 256, ViT 192x6, prompt dim 96), in training", tags=("embedded",),
+))
 #: A smaller configuration with no weights, for fast unit tests and benchmarks with random init.
 register_backbone(BackboneSpec(
     name="micro",

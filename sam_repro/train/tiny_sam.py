@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from sam_repro.backbones.build import build_sam
+from sam_repro.backbones.decoding import decode_multi_image
 from sam_repro.backbones.checkpoints import save_checkpoint
 from sam_repro.backbones.registry import SHIPPED_WEIGHTS_DIR, get_backbone
 from sam_repro.train.common import (
@@ -157,18 +158,23 @@ class _PromptState:
         self.labels = np.concatenate([self.labels, labels[:, None]], axis=1)
 
 
-def _image_loss(model: torch.nn.Module, features: torch.Tensor, gts: np.ndarray, config: TinySamTrainConfig,
-                rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss of all rounds for the M masks of one image (features: (1, C, g, g))."""
+def _step_loss(model: torch.nn.Module, features: torch.Tensor, gts: np.ndarray, image_index: np.ndarray,
+               config: TinySamTrainConfig, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of all rounds for the N masks of a step (features: (B, C, g, g); gts: (N, H, W) bool;
+    image_index: (N,) the image of each mask). All masks of a step share the prompt kind, so each
+    round is one prompt-encoder and one mask-decoder call (:func:`decode_multi_image`)."""
     size = config.loss_size
     device = features.device
-    targets = torch.as_tensor(gts, dtype=torch.float32, device=device)[:, None]  # (M, 1, H, W)
+    index = torch.as_tensor(image_index, dtype=torch.long, device=device)
+    targets = torch.as_tensor(gts, dtype=torch.float32, device=device)[:, None]  # (N, 1, H, W)
     if targets.shape[-1] != size:
         targets = (F.adaptive_avg_pool2d(targets, (size, size)) >= 0.5).float()
     prompts = _PromptState(gts, config, rng, gts.shape[-1])
     mask_input = None
     total = features.new_zeros(())
     ious = []
+    rows = torch.arange(len(gts), device=device)
+    image_pe = model.prompt_encoder.get_dense_pe()
     for _round in range(config.corrective_rounds + 1):
         multimask = prompts.ambiguous
         points = None
@@ -177,17 +183,14 @@ def _image_loss(model: torch.nn.Module, features: torch.Tensor, gts: np.ndarray,
                       torch.as_tensor(prompts.labels, dtype=torch.int64, device=device))
         boxes = None if prompts.boxes is None else torch.as_tensor(prompts.boxes, dtype=torch.float32, device=device)
         sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
-        low_res, iou_pred = model.mask_decoder(
-            image_embeddings=features, image_pe=model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask,
-        )
-        logits = F.interpolate(low_res, (size, size), mode="bilinear", align_corners=False)  # (M, K, H, W)
+        low_res, iou_pred = decode_multi_image(model.mask_decoder, features, index, image_pe, sparse, dense, multimask)
+        logits = low_res if low_res.shape[-1] == size else F.interpolate(low_res, (size, size), mode="bilinear",
+                                                                         align_corners=False)  # (N, K, S, S)
         expanded = targets.expand_as(logits)
         mask_loss = config.focal_weight * sigmoid_focal_loss(logits, expanded) + config.dice_weight * dice_loss(logits, expanded)
         true_iou = mask_iou(logits.detach(), expanded)
         iou_loss = F.mse_loss(iou_pred, true_iou, reduction="none")
         chosen = mask_loss.argmin(1) if multimask else torch.zeros(len(gts), dtype=torch.long, device=device)
-        rows = torch.arange(len(gts), device=device)
         total = total + mask_loss[rows, chosen].mean() + config.iou_weight * iou_loss.mean()
         ious.append(float(true_iou[rows, chosen].mean()))
         predictions = logits[rows, chosen].detach()[:, None]
@@ -266,13 +269,9 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         items = _batch(train_set, step * config.images_per_step, config, rng)
         images = torch.stack([torch.as_tensor(image).permute(2, 0, 1) for image, _ in items]).float()
         features = model.image_encoder(model.preprocess(images))
-        loss = features.new_zeros(())
-        stats = {"iou_first": 0.0, "iou_last": 0.0}
-        for index, (_, masks) in enumerate(items):
-            image_loss, image_stats = _image_loss(model, features[index : index + 1], masks, config, rng)
-            loss = loss + image_loss / len(items)
-            for key in stats:
-                stats[key] += image_stats[key] / len(items)
+        gts = np.concatenate([masks for _, masks in items])
+        image_index = np.concatenate([np.full(len(masks), i) for i, (_, masks) in enumerate(items)])
+        loss, stats = _step_loss(model, features, gts, image_index, config, rng)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
