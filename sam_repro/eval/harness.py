@@ -75,8 +75,10 @@ def _evaluate_sample(segmenter: Segmenter, sample, protocol, metrics: Mapping[st
     kept = [(k, gt) for k, gt in enumerate(sample.masks) if np.count_nonzero(gt) >= max(1, min_object_area)]
     if isinstance(protocol, InteractiveProtocol):
         for k, gt in kept:
+            per_mask_names = sample.class_map is None and len(sample.class_names) == len(sample.masks)
+            class_name = sample.class_names[k] if per_mask_names else None
             result = run_interactive(segmenter, sample.image, gt, protocol, sample_id=f"{sample.id}#{k}",
-                                     hooks=hooks, rng=rng)
+                                     hooks=hooks, rng=rng, class_name=class_name)
             record = {"object": k, **result.to_record()}
             record.update({name: float(fn(result.final_mask, gt)) for name, fn in metrics.items()})
             objects.append(record)
@@ -120,14 +122,19 @@ def summarize(records: list[dict[str, Any]], protocol, noc_targets=((0.85, 20), 
 def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol | InteractiveProtocol,
              out_dir: str | os.PathLike, *, metrics: Mapping[str, ObjectMetric] | None = None, seed: int = 0,
              limit: int | None = None, hooks=(), progress: bool = True,
-             noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0) -> dict[str, Any]:
+             noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0,
+             order_seed: int | None = None) -> dict[str, Any]:
     """Evaluate and write ``records.jsonl`` and ``summary.json`` under ``out_dir``; return the summary.
 
     Args:
         limit: evaluate only the first ``limit`` samples.
         seed: prompts of sample i are drawn from ``default_rng([seed, i])``: the same whatever the order
             or resumption.
-        hooks: interactive hooks (e.g. test-time adaptation); samples then run in index order.
+        hooks: interactive hooks (e.g. test-time adaptation). Hooks may carry state from one sample to
+            the next (an adapted decoder), which is not checkpointed: an interrupted run with hooks
+            restarts from its first sample instead of resuming.
+        order_seed: visit the samples in a permutation drawn with this seed (None: index order). The
+            order matters only to stateful hooks; records stay keyed by sample index.
         min_object_area: objects with fewer foreground pixels are not evaluated (0 = all non-empty
             objects; an empty mask has no box or click and is always skipped).
     """
@@ -138,12 +145,17 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
     out.mkdir(parents=True, exist_ok=True)
     records_path = out / "records.jsonl"
     records = _read_records(records_path)
-    done = {r["index"] for r in records}
     count = len(dataset) if limit is None else min(limit, len(dataset))
+    stateful = bool(hooks) or bool(getattr(segmenter, "interactive_hooks", ()))
+    if stateful and records and {r["index"] for r in records} != set(range(count)):
+        records_path.unlink()  # hook state of the interrupted run is gone: start over
+        records = []
+    done = {r["index"] for r in records}
     engine = getattr(segmenter, "engine", None)
     passes_before = engine.stats.encoder_passes if engine is not None else None
     start = time.perf_counter()
-    todo = [i for i in range(count) if i not in done]
+    order = range(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count).tolist()
+    todo = [i for i in order if i not in done]
     for index in tqdm(todo, disable=not progress or len(todo) < 5, desc=f"{segmenter.name} / {protocol.name}"):
         rng = np.random.default_rng([seed, index])
         t0 = time.perf_counter()
@@ -168,6 +180,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
         "seed": seed,
         "min_object_area": min_object_area,
+        "order_seed": order_seed,
         "wall_seconds_this_run": round(time.perf_counter() - start, 3),
         "samples_this_run": len(todo),
         "encoder_passes_this_run": None if engine is None else engine.stats.encoder_passes - passes_before,

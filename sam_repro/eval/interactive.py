@@ -74,6 +74,8 @@ class ClickEvent:
     prediction: Prediction
     mask: np.ndarray  # (H, W) bool mask shown to the user
     image: np.ndarray  # (H, W, 3) uint8
+    mask_input: np.ndarray | None = None  # (1, h, w) low-res logits fed with this click's prompt
+    multimask: bool = False  # whether this click was decoded with multimask output
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,21 @@ class SampleEvent:
     final_mask: np.ndarray
     final_prediction: Prediction
     failed: bool  # the target IoU was not reached within the budget (the user gave up)
+    class_name: str | None = None  # the class the user is annotating (known to a real user)
+
+
+@dataclass(frozen=True)
+class SampleStart:
+    """What a hook sees before the first click of a sample."""
+
+    sample_id: str
+    image: np.ndarray
+    class_name: str | None = None
 
 
 class InteractiveHooks(Protocol):
-    """Implemented by methods that act during interaction (e.g. test-time adaptation)."""
+    """Implemented by methods that act during interaction (e.g. test-time adaptation). A hook may
+    also define ``before_sample(segmenter, SampleStart)``; it is called when present."""
 
     def after_click(self, segmenter: Segmenter, event: ClickEvent) -> None: ...
 
@@ -124,20 +137,25 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = None)
 def run_interactive(segmenter: Segmenter, image: np.ndarray, gt: np.ndarray,
                     protocol: InteractiveProtocol = SAM_FEEDBACK, *, sample_id: str = "",
                     ignore: np.ndarray | None = None, hooks: Sequence[InteractiveHooks] = (),
-                    rng: np.random.Generator | None = None) -> InteractiveResult:
+                    rng: np.random.Generator | None = None, class_name: str | None = None) -> InteractiveResult:
     """Click on one sample until IoU >= target or the budget is spent.
 
     Args:
         segmenter: any :class:`Segmenter`; its image is set here.
         image: (H, W, 3) uint8 RGB; gt: (H, W) bool; ignore: optional (H, W) bool.
         rng: needed for the ``simple`` clicker's random tie-break.
+        class_name: the annotated class, passed to hooks (a user knows what they annotate).
 
     Returns:
         the IoU after each click (``len(ious)`` = clicks made), the clicks and the final mask.
     """
+    hooks = (*hooks, *getattr(segmenter, "interactive_hooks", ()))  # methods that adapt (e.g. TTA)
     clicker = Clicker(gt, mode=protocol.clicker, ignore=ignore,
                       rng=rng if protocol.clicker == "simple" else None)
     segmenter.set_image(image)
+    for hook in hooks:
+        if hasattr(hook, "before_sample"):
+            hook.before_sample(segmenter, SampleStart(sample_id, image, class_name))
     mask = np.zeros(gt.shape, dtype=bool)
     previous: Prediction | None = None
     ious: list[float] = []
@@ -150,7 +168,7 @@ def run_interactive(segmenter: Segmenter, image: np.ndarray, gt: np.ndarray,
         prediction = segmenter.predict(points=points, labels=labels, mask_input=mask_input, multimask=multimask)
         mask = prediction.logit > protocol.threshold
         ious.append(mask_iou(mask, gt, ignore))
-        event = ClickEvent(index, click, clicker.clicks, prediction, mask, image)
+        event = ClickEvent(index, click, clicker.clicks, prediction, mask, image, mask_input, multimask)
         for hook in hooks:
             hook.after_click(segmenter, event)
         previous = prediction
@@ -159,5 +177,6 @@ def run_interactive(segmenter: Segmenter, image: np.ndarray, gt: np.ndarray,
     failed = protocol.target_iou is not None and ious[-1] < protocol.target_iou
     assert prediction is not None
     for hook in hooks:
-        hook.after_sample(segmenter, SampleEvent(sample_id, image, clicker.clicks, mask, prediction, failed))
+        hook.after_sample(segmenter, SampleEvent(sample_id, image, clicker.clicks, mask, prediction, failed,
+                                                     class_name))
     return InteractiveResult(sample_id, ious, list(clicker.clicks), mask)
