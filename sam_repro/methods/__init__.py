@@ -53,6 +53,9 @@ def _register_builtin() -> None:
     from sam_repro.methods.sam import SamSegmenter
 
     register_method("sam", SamSegmenter.from_backbone)
+    from sam_repro.methods import tta
+
+    register_method("tta", tta.from_backbone)
 
 
 _register_builtin()
