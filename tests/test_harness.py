@@ -97,3 +97,16 @@ def test_interactive_protocol_records_click_sequences(segmenter, tmp_path: Path)
 def test_center_point_protocol_runs(segmenter, tmp_path: Path) -> None:
     summary = evaluate(segmenter, _Squares(), CENTER_POINT, tmp_path, limit=1, progress=False)
     assert summary["objects"] == 2 and 0 <= summary["metrics"]["iou"]["mean"] <= 1
+
+
+def test_records_of_another_configuration_are_not_resumed(segmenter, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    evaluate(segmenter, _Squares(), TIGHT_BOX, out, limit=3, progress=False)
+    same = evaluate(segmenter, _Squares(), TIGHT_BOX, out, limit=3, progress=False)
+    assert same["provenance"]["samples_this_run"] == 0  # same configuration: resumed, nothing to do
+    other = evaluate(segmenter, _Squares(), noisy_box_protocol(0.4), out, limit=3, progress=False)
+    assert other["provenance"]["samples_this_run"] == 3  # another protocol: the old records are dropped
+    assert len(_records(out)) == 3
+    largest = evaluate(segmenter, _Squares(), TIGHT_BOX, out, limit=3, progress=False, max_objects=1)
+    assert largest["provenance"]["samples_this_run"] == 3 and largest["objects"] == 3
+    assert all(record["objects"][0]["object"] == 0 for record in _records(out))  # the larger square

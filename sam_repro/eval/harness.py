@@ -5,6 +5,8 @@ Writes, under ``out_dir``:
 * ``records.jsonl``: one line per sample (its objects' metric values, or the error that made it
   fail), appended as each sample finishes; a re-run skips the samples already recorded, so an
   interrupted run resumes without duplicating or losing records (a torn last line is dropped);
+* ``run_key.json``: what the records depend on (segmenter with its checkpoint hash, protocol, data,
+  seed, object selection); records written under another key are discarded, not resumed;
 * ``summary.json`` (atomically): aggregated metrics and provenance (package version and git commit,
   segmenter info with checkpoint sha256, dataset name/split/fingerprint, protocol, seed, device,
   wall time, encoder passes).
@@ -70,9 +72,14 @@ def _append(path: Path, record: dict[str, Any]) -> None:
 
 
 def _evaluate_sample(segmenter: Segmenter, sample, protocol, metrics: Mapping[str, ObjectMetric],
-                     rng: np.random.Generator, hooks, min_object_area: int = 0) -> list[dict[str, Any]]:
+                     rng: np.random.Generator, hooks, min_object_area: int = 0,
+                     max_objects: int | None = None) -> list[dict[str, Any]]:
     objects = []
-    kept = [(k, gt) for k, gt in enumerate(sample.masks) if np.count_nonzero(gt) >= max(1, min_object_area)]
+    areas = [int(np.count_nonzero(gt)) for gt in sample.masks]
+    kept = [(k, gt) for k, gt in enumerate(sample.masks) if areas[k] >= max(1, min_object_area)]
+    if max_objects is not None and len(kept) > max_objects:  # the largest ones, in their original order
+        largest = sorted(kept, key=lambda item: (-areas[item[0]], item[0]))[:max_objects]
+        kept = sorted(largest, key=lambda item: item[0])
     if isinstance(protocol, InteractiveProtocol):
         for k, gt in kept:
             per_mask_names = sample.class_map is None and len(sample.class_names) == len(sample.masks)
@@ -123,7 +130,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
              out_dir: str | os.PathLike, *, metrics: Mapping[str, ObjectMetric] | None = None, seed: int = 0,
              limit: int | None = None, hooks=(), progress: bool = True,
              noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0,
-             order_seed: int | None = None) -> dict[str, Any]:
+             order_seed: int | None = None, max_objects: int | None = None) -> dict[str, Any]:
     """Evaluate and write ``records.jsonl`` and ``summary.json`` under ``out_dir``; return the summary.
 
     Args:
@@ -133,6 +140,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         hooks: interactive hooks (e.g. test-time adaptation). Hooks may carry state from one sample to
             the next (an adapted decoder), which is not checkpointed: an interrupted run with hooks
             restarts from its first sample instead of resuming.
+        max_objects: evaluate at most this many objects per sample (the largest; None = all).
         order_seed: visit the samples in a permutation drawn with this seed (None: index order). The
             order matters only to stateful hooks; records stay keyed by sample index.
         min_object_area: objects with fewer foreground pixels are not evaluated (0 = all non-empty
@@ -144,8 +152,17 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records_path = out / "records.jsonl"
-    records = _read_records(records_path)
     count = len(dataset) if limit is None else min(limit, len(dataset))
+    run_key = json.loads(json.dumps({
+        "segmenter": segmenter.info(), "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
+        "dataset": [dataset.name, dataset.split, dataset.fingerprint()], "seed": seed, "metrics": sorted(metrics),
+        "min_object_area": min_object_area, "max_objects": max_objects, "order_seed": order_seed,
+    }, default=str))
+    key_path = out / "run_key.json"
+    if records_path.is_file() and (not key_path.is_file() or json.loads(key_path.read_text()) != run_key):
+        records_path.unlink()  # records of another configuration (segmenter, protocol, data...): start over
+    write_json_atomic(key_path, run_key)
+    records = _read_records(records_path)
     stateful = bool(hooks) or bool(getattr(segmenter, "interactive_hooks", ()))
     if stateful and records and {r["index"] for r in records} != set(range(count)):
         records_path.unlink()  # hook state of the interrupted run is gone: start over
@@ -163,7 +180,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
             sample = dataset[index]
             record = {"index": index, "sample_id": sample.id, "status": "ok",
                       "objects": _evaluate_sample(segmenter, sample, protocol, metrics, rng, hooks,
-                                                 min_object_area)}
+                                                 min_object_area, max_objects)}
         except Exception as error:  # one bad sample is recorded and the rest go on
             record = {"index": index, "sample_id": None, "status": "failed",
                       "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=5)}
@@ -181,6 +198,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         "seed": seed,
         "min_object_area": min_object_area,
         "order_seed": order_seed,
+        "max_objects": max_objects,
         "wall_seconds_this_run": round(time.perf_counter() - start, 3),
         "samples_this_run": len(todo),
         "encoder_passes_this_run": None if engine is None else engine.stats.encoder_passes - passes_before,
