@@ -56,6 +56,9 @@ def _register_builtin() -> None:
     from sam_repro.methods import tta
 
     register_method("tta", tta.from_backbone)
+    from sam_repro.methods.hq_sam import HqSamSegmenter
+
+    register_method("hqsam", HqSamSegmenter.from_backbone)
 
 
 _register_builtin()
