@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _reproduce(args: argparse.Namespace) -> int:
     from sam_repro.cli import CommandError
     from sam_repro.reproduce.profiles import load_profile
-    from sam_repro.reproduce.runner import RESULTS_DIR, discover, run_profile
+    from sam_repro.reproduce.runner import RESULTS_DIR, discover, missing_requirements, run_profile
 
     try:
         profile = load_profile(args.profile)
@@ -26,6 +26,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     if not discover(only=args.only):
         raise CommandError(f"no notebook matches {args.only!r}")
+    missing = missing_requirements(profile)
+    if missing:  # fail before running anything: a full run without its data would only waste hours
+        raise CommandError(f"profile {profile.name!r} needs {len(missing)} item(s) that are not on this machine:\n  "
+                           + "\n  ".join(missing))
     runs = run_profile(profile, only=args.only, force=args.force, kernel_name=args.kernel)
     failed = [r for r in runs if r.status == "failed"]
     print(f"\n{len(runs)} notebooks, {len(failed)} failed; summary: {RESULTS_DIR / profile.name / 'SUMMARY.md'}")

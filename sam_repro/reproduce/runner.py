@@ -120,8 +120,104 @@ def run_profile(profile: Profile, *, only: str | None = None, force: bool = Fals
     return runs
 
 
+def missing_requirements(profile: Profile) -> list[str]:
+    """What ``profile.requires`` names that is not on this machine, each with how to get it.
+
+    ``requires`` keys: ``backbones`` (registry names: shipped or cached weights), ``checkpoints`` and
+    ``datasets`` (names in ``data_manifest.yaml``). Unknown names are reported too.
+    """
+    from sam_repro.backbones.checkpoints import locate
+    from sam_repro.backbones.registry import get_backbone
+
+    missing: list[str] = []
+    for name in profile.requires.get("backbones", []):
+        try:
+            spec = get_backbone(name)
+        except KeyError as error:
+            missing.append(f"backbone {name}: {error}")
+            continue
+        if spec.checkpoint is not None and locate(spec) is None:
+            missing.append(f"backbone {name}: weights not found; run `sam-repro weights fetch {name}`")
+    names = {"checkpoints": profile.requires.get("checkpoints", []), "datasets": profile.requires.get("datasets", [])}
+    if names["checkpoints"] or names["datasets"]:
+        from sam_repro.data.fetch import layout_present
+        from sam_repro.data.manifest import load_manifest
+
+        manifest = load_manifest()
+        for kind, wanted in names.items():
+            for name in wanted:
+                try:
+                    info = manifest.get(name)
+                except KeyError as error:
+                    missing.append(f"{kind[:-1]} {name}: {error}")
+                    continue
+                if kind == "checkpoints":
+                    present = info.path().is_file()
+                else:
+                    present = info.root().is_dir() and layout_present(info, info.root())
+                if not present:
+                    where = info.path() if kind == "checkpoints" else info.root()
+                    missing.append(f"{kind[:-1]} {name}: not found at {where}; run `sam-repro data fetch {name}` "
+                                   f"(or see `sam-repro data list` for manual download instructions)")
+    return missing
+
+
+def collect_results(results_dir: Path, profile_name: str) -> dict[str, list]:
+    """Every ``results.json`` under ``results/<profile>``: paper -> [(notebook dir, rows, verdicts)]."""
+    from sam_repro.reproduce.results import RESULTS_FILE, read_results
+
+    found: dict[str, list] = {}
+    root = results_dir / profile_name
+    for path in sorted(root.rglob(RESULTS_FILE)) if root.is_dir() else []:
+        try:
+            paper, rows, verdicts = read_results(path)
+        except ValueError:
+            continue
+        found.setdefault(paper, []).append((path.parent.relative_to(root).as_posix(), rows, verdicts))
+    return found
+
+
+def paper_sections(results_dir: Path, profile_name: str) -> list[str]:
+    """SUMMARY.md sections: per paper, the claim verdicts over all its notebooks' rows and the
+    paper-vs-ours tables; papers with no results yet are listed as not run."""
+    from sam_repro.reproduce.claims import evaluate_claims
+    from sam_repro.reproduce.papers import paper_module
+    from sam_repro.reproduce.results import PAPER_TABLES_DIR, ResultSet, comparison, paper_tables
+    from sam_repro.reproduce.tables import markdown_table
+
+    found = collect_results(results_dir, profile_name)
+    lines: list[str] = []
+    for paper in sorted(p.stem for p in PAPER_TABLES_DIR.glob("*.yaml")):
+        title = paper_tables(paper)["paper"].get("title", paper)
+        lines += ["", f"## {paper}: {title}", ""]
+        module = paper_module(paper)
+        if paper not in found:
+            claims = len(module.CLAIMS) if module else 0
+            lines.append(f"Not run: no notebook has produced results for this paper yet ({claims} claims defined, "
+                         "all not run).")
+            continue
+        rows = [row for _, paper_rows_, _ in found[paper] for row in paper_rows_]
+        sources = ", ".join(f"`{where}`" for where, _, _ in found[paper])
+        lines.append(f"From {sources}.")
+        if module is not None:
+            verdicts = evaluate_claims(module.CLAIMS, ResultSet(rows))
+            held = sum(v.status == "held" for v in verdicts)
+            lines += ["", f"**Claims**: {held} held, {sum(v.status == 'not held' for v in verdicts)} not held, "
+                          f"{sum(v.status == 'not run' for v in verdicts)} not run.", ""]
+            lines.append(markdown_table(
+                [{"claim": v.claim, "statement": v.statement, "verdict": v.status,
+                  "numbers": v.detail.replace("|", "/")[:400]} for v in verdicts]))
+            table_rows = [r for r in rows if r.table.startswith("table")]
+            if table_rows:
+                lines += ["", "**Paper vs ours** (paper: the published number, '?' = uncertain transcription; "
+                              "ours: on the stand-in dataset)", ""]
+                lines.append(markdown_table(comparison(paper, table_rows, module.row_key)))
+    return lines
+
+
 def write_summary(profile: Profile, runs: list[NotebookRun], results_dir: Path = RESULTS_DIR) -> Path:
-    """``results/<profile>/SUMMARY.md``: one row per notebook with its status and time."""
+    """``results/<profile>/SUMMARY.md``: one row per notebook with its status and time, then per
+    paper the claim verdicts and the paper-vs-ours tables."""
     lines = [
         f"# Reproduction summary: profile `{profile.name}`",
         "",
@@ -135,6 +231,7 @@ def write_summary(profile: Profile, runs: list[NotebookRun], results_dir: Path =
         lines.append(f"| {run.notebook} | {run.status} | {run.seconds:.1f} | {error[:200]} |")
     failed = sum(r.status == "failed" for r in runs)
     lines += ["", f"{len(runs)} notebooks: {len(runs) - failed} ok or complete, {failed} failed."]
+    lines += paper_sections(results_dir, profile.name)
     path = results_dir / profile.name / "SUMMARY.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -36,6 +36,31 @@ STAND_INS: dict[str, str] = {
 """PPDLS, KvasirInstrument and CVCClinicDB have no stand-in of their own (polyp already stands in
 for Kvasir-SEG; reusing it under a second name would count one domain twice)."""
 
+#: paper dataset -> the real dataset's name in ``data_manifest.yaml`` (the full profile).
+REAL_DATASETS: dict[str, str] = {
+    "Rooftop": "rooftop", "DOORS": "doors", "TrashCan": "trashcan", "CAMO": "camo", "ISTD": "istd",
+    "LeafDisease": "leafdisease", "PPDLS": "ppdls", "TimberSeg": "timberseg",
+    "KvasirInstrument": "kvasir_instrument", "CVCClinicDB": "cvc_clinicdb", "GlaS": "glas", "KvasirSeg": "kvasir_seg",
+}
+
+
+def sources(data: str) -> dict[str, str]:
+    """``"synthetic"`` (the embedded stand-ins) or ``"real"`` (the paper's datasets)."""
+    if data not in ("synthetic", "real"):
+        raise ValueError(f"data must be 'synthetic' or 'real', got {data!r}")
+    return dict(STAND_INS if data == "synthetic" else REAL_DATASETS)
+
+
+def open_source(name: str, seed: int = 0):
+    """Open the evaluation split of a catalog dataset: ``test`` when it has one, else ``all``, else
+    its first split (the paper does not state splits for several datasets; see data_manifest.yaml)."""
+    from sam_repro.data import open_dataset
+    from sam_repro.data.catalog import get_entry
+
+    entry = get_entry(name)
+    split = "test" if "test" in entry.splits else "all" if "all" in entry.splits else entry.splits[0]
+    return open_dataset(name, split, **({"seed": seed} if entry.kind == "synthetic" else {}))
+
 #: table -> (datasets of the table, IoU target, click budget)
 TABLES: dict[str, tuple[tuple[str, ...], float, int]] = {
     "table1": (("Rooftop", "DOORS", "TrashCan", "CAMO", "ISTD", "LeafDisease", "PPDLS", "TimberSeg"), 0.85, 20),
@@ -65,32 +90,33 @@ def protocol_for(table: str) -> InteractiveProtocol:
 
 
 def run_table(make_segmenter, table: str, datasets: Sequence[str], rows: Sequence[str], out_dir: str | Path, *,
-              images: int, seed: int = 0, max_objects: int | None = 3, min_object_area: int = 64,
-              order_seed: int | None = None, progress: bool = False) -> list[ResultRow]:
+              images: int | None, seed: int = 0, max_objects: int | None = 3, min_object_area: int = 64,
+              order_seed: int | None = None, data: str = "synthetic", progress: bool = False) -> list[ResultRow]:
     """Run rows x datasets of one table and return our NoC / FR rows.
 
     Args:
         make_segmenter: ``row -> Segmenter`` (a fresh, unadapted one per run).
-        datasets: paper dataset names with a stand-in in :data:`STAND_INS` (others are skipped).
-        images: images per dataset, annotated in the dataset's fixed (seeded) order, or in the
-            permutation drawn with ``order_seed``.
+        datasets: paper dataset names; those without a source in ``data`` are skipped.
+        images: images per dataset (None = all), annotated in the dataset's fixed (seeded) order, or
+            in the permutation drawn with ``order_seed``.
+        data: ``"synthetic"`` (stand-ins) or ``"real"`` (see :func:`sources`).
         max_objects: objects annotated per image (the largest).
     """
-    from sam_repro.data import open_dataset
     from sam_repro.eval.harness import evaluate
 
+    available = sources(data)
     protocol = protocol_for(table)
     _, target, clicks = TABLES[table]
     suffix = f"{clicks}@{int(round(target * 100))}"
     results = []
     for dataset in datasets:
-        if dataset not in STAND_INS:
+        if dataset not in available:
             continue
-        family = STAND_INS[dataset]
-        data = open_dataset(family, "test", seed=seed)
+        family = available[dataset]
+        samples = open_source(family, seed)
         for row in rows:
             run_dir = Path(out_dir) / table / dataset / row.replace("/", "_")
-            summary = evaluate(make_segmenter(row), data, protocol, run_dir, seed=seed, limit=images,
+            summary = evaluate(make_segmenter(row), samples, protocol, run_dir, seed=seed, limit=images,
                                progress=progress, noc_targets=((target, clicks),), min_object_area=min_object_area,
                                order_seed=order_seed, max_objects=max_objects)
             metrics = summary["metrics"]
