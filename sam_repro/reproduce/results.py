@@ -88,6 +88,9 @@ class ResultSet:
 def write_results(output_dir: str | Path, paper: str, rows: Sequence[ResultRow], verdicts: Sequence[Verdict],
                   extra: Mapping[str, Any] | None = None) -> Path:
     """Write ``<output_dir>/results.json`` atomically; return its path."""
+    clash = {"paper", "rows", "verdicts"} & set(extra or {})
+    if clash:
+        raise ValueError(f"extra must not redefine {sorted(clash)}")
     path = Path(output_dir) / RESULTS_FILE
     write_json_atomic(path, {"paper": paper, "rows": [asdict(r) for r in rows],
                              "verdicts": [asdict(v) for v in verdicts], **dict(extra or {})})

@@ -89,6 +89,36 @@ def protocol_for(table: str) -> InteractiveProtocol:
                                clicker="simple", feed_logits=True, first_click_multimask=False)
 
 
+def default_lr(backbone: str) -> float:
+    """The paper's Adam lr for the official backbones, the tuned one for the embedded tiny SAM."""
+    from sam_repro.methods.tta import PAPER_LR, TINY_LR
+
+    return TINY_LR if backbone.startswith("tiny") or backbone == "micro" else PAPER_LR
+
+
+def segmenter_factory(backbone: str, *, checkpoint: str | None = None, device: str = "cpu", lr: float | None = None,
+                      hqsam_checkpoint: str | None = None, **overrides: Any):
+    """``row -> Segmenter``: a fresh segmenter per table row. Rows are keys of
+    :data:`sam_repro.methods.tta.PAPER_CONFIGS` (``overrides`` change fields of every configuration:
+    ablations), or ``HQ-SAM`` (unadapted HQ-SAM; ``hqsam_checkpoint`` or the registry's weights)."""
+    from dataclasses import replace
+
+    from sam_repro.methods import load_segmenter
+    from sam_repro.methods.tta import PAPER_CONFIGS, TestTimeAdaptation
+
+    rate = default_lr(backbone) if lr is None else lr
+
+    def make(row: str):
+        if row == "HQ-SAM":
+            return load_segmenter(f"hqsam:{backbone}", checkpoint=hqsam_checkpoint, device=device)
+        if row not in PAPER_CONFIGS:
+            raise KeyError(f"unknown row {row!r}; known: {', '.join([*PAPER_CONFIGS, 'HQ-SAM'])}")
+        config = replace(PAPER_CONFIGS[row], lr=rate, **overrides)
+        return TestTimeAdaptation(load_segmenter(backbone, checkpoint=checkpoint, device=device), config)
+
+    return make
+
+
 def run_table(make_segmenter, table: str, datasets: Sequence[str], rows: Sequence[str], out_dir: str | Path, *,
               images: int | None, seed: int = 0, max_objects: int | None = 3, min_object_area: int = 64,
               order_seed: int | None = None, data: str = "synthetic", progress: bool = False) -> list[ResultRow]:
