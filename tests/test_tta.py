@@ -272,3 +272,28 @@ def test_harness_restarts_a_partial_adaptive_run(tmp_path) -> None:
     assert again["provenance"]["samples_this_run"] == 3  # started over, not resumed
     assert again["metrics"] == full["metrics"]
     assert again["provenance"]["segmenter"]["tta"]["label"] == "C - -"
+
+
+def test_timing_restores_the_decoder_and_reports_three_costs() -> None:
+    from sam_repro.reproduce.papers.sam_tta import time_adaptation
+
+    segmenter = load_segmenter("micro", random_init=True, device="cpu")
+    before = {k: v.clone() for k, v in segmenter.model.mask_decoder.state_dict().items()}
+    image, _ = _scene(8)
+    timing = time_adaptation(segmenter, image, repeats=2)
+    assert set(timing) == {"encode_ms", "decoder_forward_ms", "adaptation_step_ms"}
+    assert all(value > 0 for value in timing.values())
+    assert _states_equal(segmenter.model.mask_decoder.state_dict(), before)
+
+
+def test_segmenter_factory_rows() -> None:
+    from sam_repro.reproduce.papers.sam_tta import default_lr, segmenter_factory
+    from sam_repro.methods.tta import PAPER_LR, TINY_LR
+
+    assert default_lr("tiny") == TINY_LR and default_lr("vit_b") == PAPER_LR
+    make = segmenter_factory("tiny", device="cpu", lr=3e-4, erosion_iterations=2)
+    complete = make("complete")
+    assert complete.config.lr == 3e-4 and complete.config.erosion_iterations == 2
+    assert make("baseline").interactive_hooks == ()
+    with pytest.raises(KeyError, match="unknown row"):
+        make("everything")
