@@ -68,6 +68,22 @@ def test_round_trip_is_exact(micro_checkpoint) -> None:
         assert torch.equal(value, original[key]), key
 
 
+def test_half_precision_storage_round_trips_to_float16_values(tmp_path: Path) -> None:
+    from sam_repro.backbones.checkpoints import read_checkpoint_meta
+
+    model = build_sam(get_backbone("micro").config, seed=3)
+    full, half = tmp_path / "full.pt", tmp_path / "half.pt"
+    save_checkpoint(model, full)
+    save_checkpoint(model, half, meta={"note": "x"}, dtype=torch.float16)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    assert read_checkpoint_meta(half) == {"note": "x", "stored_dtype": "float16"}
+    fresh = build_sam(get_backbone("micro").config, seed=99)
+    load_strict(fresh, read_state_dict(half), half)
+    for key, value in fresh.state_dict().items():
+        assert value.dtype == model.state_dict()[key].dtype, key  # cast back to the model's dtype
+        assert torch.equal(value, model.state_dict()[key].to(torch.float16).to(value.dtype)), key
+
+
 def test_seeded_build_is_deterministic() -> None:
     a = build_sam(get_backbone("micro").config, seed=5).state_dict()
     b = build_sam(get_backbone("micro").config, seed=5).state_dict()

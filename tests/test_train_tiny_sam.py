@@ -73,7 +73,11 @@ def test_loss_falls_and_checkpoint_round_trips(tmp_path: Path) -> None:
     assert last < 0.7 * first, (first, last)
     assert "val_box_miou" in records[-1] and "val_point_miou" in records[-1]
     model = build_sam(get_backbone("micro").config)
-    load_strict(model, read_state_dict(path), path)  # strict: every key of the architecture present
+    state = read_state_dict(path)
+    assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())  # shipped as float16
+    load_strict(model, state, path)  # strict: every key of the architecture present
+    with pytest.raises(ValueError, match="save_dtype"):
+        train_tiny_sam(_config(tmp_path / "bad", save_dtype="int8"), resume=False, progress=False)
 
 
 def test_interrupted_run_resumes_exactly(tmp_path: Path) -> None:

@@ -121,15 +121,22 @@ def _shorten(items: list[str], limit: int = 12) -> str:
 
 
 def save_checkpoint(model_or_state: torch.nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike,
-                    meta: Mapping[str, Any] | None = None) -> str:
+                    meta: Mapping[str, Any] | None = None, dtype: torch.dtype | None = None) -> str:
     """Write weights (and JSON-like metadata) atomically; return the file's sha256.
 
     The file is written to a temporary name in the same directory and renamed, so a crash never
     leaves a half-written checkpoint under the final name.
+
+    Args:
+        dtype: store floating-point tensors in this dtype (e.g. ``torch.float16`` halves a shipped
+            file); loading casts them back to the model's dtype. Recorded as ``meta["stored_dtype"]``.
     """
     path = Path(path)
     state = model_or_state.state_dict() if isinstance(model_or_state, torch.nn.Module) else model_or_state
     state = {key: value.detach().cpu().contiguous() for key, value in state.items()}
+    if dtype is not None:
+        state = {key: value.to(dtype) if value.is_floating_point() else value for key, value in state.items()}
+        meta = {**dict(meta or {}), "stored_dtype": str(dtype).removeprefix("torch.")}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

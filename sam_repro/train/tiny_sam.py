@@ -100,6 +100,9 @@ class TinySamTrainConfig:
     """where the final weights go (the shipped checkpoint by default)"""
     threads: int = 0
     """torch threads (0 = torch's default)"""
+    save_dtype: str = "float16"
+    """dtype of the floating-point tensors in the final weights file (float16 halves the shipped file;
+    ``float32`` keeps the trained values exactly)"""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -234,6 +237,7 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     import cv2
 
     cv2.setNumThreads(1)  # the synthetic generators run in this process; OpenCV threads only contend
+    save_dtype = _dtype(config.save_dtype)  # fail now, not after hours of training
     seed_everything(config.seed)
     spec = get_backbone(config.backbone)
     size = spec.config.img_size
@@ -301,14 +305,21 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         "command": REGENERATE_COMMAND, "data": f"{config.dataset}:{config.train_split} (seed {config.seed})",
     }
     model.eval()
-    save_checkpoint(model, config.output, meta=meta)
+    save_checkpoint(model, config.output, meta=meta, dtype=save_dtype)
     return Path(config.output)
+
+
+def _dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"save_dtype must name a floating-point torch dtype (float16, bfloat16, float32), got {name!r}")
+    return dtype
 
 
 def _comparable(config: TinySamTrainConfig) -> dict[str, Any]:
     """The configuration fields that define a run (not where it writes or how fast it runs)."""
     data = asdict(config)
-    for key in ("run_dir", "output", "threads", "eval_every", "eval_samples", "checkpoint_every", "extra"):
+    for key in ("run_dir", "output", "threads", "eval_every", "eval_samples", "checkpoint_every", "save_dtype", "extra"):
         data.pop(key)
     return json.loads(json.dumps(data))
 
