@@ -60,6 +60,19 @@ def read_state_dict(path: str | os.PathLike, expected_sha256: str | None = None)
             state dict of tensors.
         ChecksumError: ``expected_sha256`` given and the file differs.
     """
+    return read_checkpoint(path, expected_sha256)[0]
+
+
+def read_checkpoint(path: str | os.PathLike,
+                    expected_sha256: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """:func:`read_state_dict` plus the metadata stored beside the weights, from one read of the file.
+
+    Returns:
+        (state dict, metadata); the metadata is {} for a plain ``{name: tensor}`` file.
+
+    Raises:
+        as :func:`read_state_dict`.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} does not exist")
@@ -72,13 +85,15 @@ def read_state_dict(path: str | os.PathLike, expected_sha256: str | None = None)
             f"could not read checkpoint {path}: {type(error).__name__}: {error}. "
             "Expected a torch.save'd state dict; the file may be corrupt or truncated."
         ) from error
+    meta: dict[str, Any] = {}
     if isinstance(content, Mapping) and "state_dict" in content and isinstance(content["state_dict"], Mapping):
+        meta = dict(content.get("meta") or {})
         content = content["state_dict"]
     if not isinstance(content, Mapping) or not all(
         isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in content.items()
     ):
         raise CheckpointError(f"checkpoint {path} does not hold a state dict of tensors (got {type(content).__name__})")
-    return dict(content)
+    return dict(content), meta
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:

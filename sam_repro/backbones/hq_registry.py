@@ -7,6 +7,11 @@ HQ-SAM ViT-B file). The files are the official full-model state dicts (image enc
 and the HQ mask decoder), downloaded into the weights cache like SAM's (``sam-repro data fetch
 sam_hq_vit_b``; the entries of ``data_manifest.yaml`` of the same name describe the same files).
 
+``hq_sam_tiny.pt`` is different: it holds only the HQ parameters (trained by ``sam-repro train
+hq-sam`` on top of the shipped tiny SAM), and its metadata records the sha256 of the SAM weights they
+were trained on; ``load_segmenter("hqsam:tiny")`` loads the tiny SAM's weights plus this file and
+refuses SAM weights with another digest (see :func:`sam_repro.methods.hq_sam.load_hq_sam_model`).
+
 The maintainers publish no checksums and the files have not been measured here, so their sha256 is
 None (``verified=False``): a file with the right name is loaded without a checksum check, and the
 provenance records the digest actually loaded.
@@ -70,7 +75,8 @@ _HQ_WEIGHTS["tiny"] = HqSamWeights(
     ),
     manifest_name=None,
     verified=False,
-    note=f"HQ parts trained by `{TRAIN_COMMAND}` on top of the shipped tiny SAM; not trained yet",
+    note=f"HQ-only file: the HQ parts trained by `{TRAIN_COMMAND}` on top of the shipped tiny SAM (whose sha256 "
+         "it records and checks at load time)",
 )
 
 

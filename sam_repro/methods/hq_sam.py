@@ -33,6 +33,13 @@ Parameter names are the official ones, so ``sam_hq_vit_{b,l,h}.pth`` load strict
 parameters keep their names and shapes (``mask_tokens`` keeps its 4 rows: the HQ token is the separate
 ``hf_token``). All channel sizes derive from C and D, so the tiny configurations (C = 64 or 96) work.
 
+Two weight layouts load: the official full state dict (``sam_hq_vit_{b,l,h}.pth``: SAM and HQ parts
+together), and an *HQ-only* file (:func:`save_hq_checkpoint`; the embedded world's ``hq_sam_tiny.pt``,
+written by ``sam-repro train hq-sam``) that holds exactly the HQ parameters and, in its metadata, the
+sha256 of the SAM weights they were trained on. An HQ-only file is loaded on top of the backbone's SAM
+weights (or ``base_checkpoint``) only when their digest matches, so the shipped file stays small and
+can never silently sit on a retrained SAM.
+
 Design: the decoder subclasses ``segment_anything.modeling.MaskDecoder`` and the model subclasses
 ``Sam``; neither depends on the ``segment-anything-hq`` pip package (0.3, Aug 2023), which vendors a
 second, modified copy of ``segment_anything`` under the import name ``segment_anything_hq`` (image
@@ -56,10 +63,10 @@ from torch import nn
 
 from sam_repro.backbones.build import PIXEL_MEAN, PIXEL_STD, build_sam
 from sam_repro.backbones.checkpoints import (
-    CheckpointError, load_strict, read_state_dict, resolve_checkpoint, sha256_file,
+    CheckpointError, load_strict, read_checkpoint, read_state_dict, resolve_checkpoint, sha256_file,
 )
 from sam_repro.backbones.engine import ImageEmbedding, SamEngine
-from sam_repro.backbones.hq_registry import resolve_hq_checkpoint
+from sam_repro.backbones.hq_registry import TRAIN_COMMAND, resolve_hq_checkpoint
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.backbones.specs import BackboneSpec, SamConfig
 from sam_repro.device import resolve_device
@@ -363,45 +370,147 @@ def load_sam_part(model: SamHQ, state: dict[str, torch.Tensor], source: str | os
     load_strict(model, {**state, **hq_state}, source)
 
 
+HQ_ONLY_FORMAT = "sam-repro/hq-only/1"
+"""``meta["format"]`` of an HQ-only checkpoint (:func:`save_hq_checkpoint`): the HQ parameters alone,
+trained on top of the SAM weights whose sha256 is ``meta["base_sha256"]``."""
+
+
+def hq_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The HQ-only entries of ``model``'s state dict (exactly :func:`hq_parameter_names`: the HQ
+    modules hold no buffers), detached copies on the CPU."""
+    names = set(hq_parameter_names(model))
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items() if name in names}
+
+
+def save_hq_checkpoint(model: nn.Module, path: str | os.PathLike, *, base_sha256: str, backbone: str,
+                       meta: dict[str, Any] | None = None, dtype: torch.dtype | None = None) -> str:
+    """Write the HQ parameters of ``model`` alone (a small file: SAM's weights are not repeated),
+    atomically, with ``meta`` plus ``format`` (:data:`HQ_ONLY_FORMAT`), ``backbone`` and
+    ``base_sha256`` (the SAM weights the HQ parts were trained on); returns the file's sha256.
+
+    :func:`load_hq_sam_model` loads such a file on top of the backbone's SAM weights and refuses
+    SAM weights with another digest."""
+    from sam_repro.backbones.checkpoints import save_checkpoint
+
+    if not isinstance(base_sha256, str) or len(base_sha256) != 64:
+        raise ValueError(f"base_sha256 must be the 64-hex-digit sha256 of the SAM weights, got {base_sha256!r}")
+    info = {**dict(meta or {}), "format": HQ_ONLY_FORMAT, "backbone": backbone, "base_sha256": base_sha256.lower()}
+    return save_checkpoint(hq_state_dict(model), path, meta=info, dtype=dtype)
+
+
+def is_hq_only_checkpoint(state: dict[str, torch.Tensor], meta: dict[str, Any]) -> bool:
+    """Whether a checkpoint is an HQ-only file: its metadata says so, or every key is an HQ parameter."""
+    return meta.get("format") == HQ_ONLY_FORMAT or (bool(state) and all(is_hq_parameter(k) for k in state))
+
+
+def load_hq_only_state(model: SamHQ, state: dict[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Load an HQ-only state dict into the HQ parts of ``model``; SAM's parts keep their values.
+
+    Strict: the keys must be exactly the model's HQ parameters (any missing or extra key, SAM keys
+    included, and any shape mismatch is named with the file).
+
+    Raises:
+        CheckpointError: the keys or shapes do not fit.
+    """
+    current = model.state_dict()
+    expected = [name for name in current if is_hq_parameter(name)]
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        problems = []
+        if missing:
+            problems.append(f"missing HQ keys ({len(missing)}): {', '.join(missing[:12])}")
+        if unexpected:
+            problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:12])}")
+        raise CheckpointError(f"HQ-only checkpoint {source} does not hold exactly the HQ parameters of the model: "
+                              + "; ".join(problems))
+    sam_state = {name: value for name, value in current.items() if not is_hq_parameter(name)}
+    load_strict(model, {**sam_state, **state}, source)  # shapes are checked (and named) here
+
+
 def load_hq_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike | None = None,
                       device: str | torch.device = "auto", random_init: bool = False, random_init_hq: bool = False,
-                      seed: int = 0) -> tuple[SamHQ, dict[str, Any]]:
+                      seed: int = 0, base_checkpoint: str | os.PathLike | None = None) -> tuple[SamHQ, dict[str, Any]]:
     """Build a backbone's HQ-SAM and load its weights (strict, safe; verified where a digest is known).
 
     Args:
         backbone: SAM registry name or spec.
-        checkpoint: with the default mode, an HQ-SAM file (None: the HQ registry's); with
-            ``random_init_hq``, a plain SAM file (None: the backbone registry's SAM weights).
+        checkpoint: with the default mode, an HQ-SAM file (None: the HQ registry's): either a full
+            state dict (the official ``sam_hq_vit_*.pth`` layout) or an HQ-only file written by
+            :func:`save_hq_checkpoint` (``hq_sam_tiny.pt``), which is loaded on top of SAM weights;
+            with ``random_init_hq``, a plain SAM file (None: the backbone registry's SAM weights).
         random_init: no weights at all (seeded): tests, timing.
         random_init_hq: SAM weights plus freshly initialised (``seed``) HQ parts: the start of training.
+        base_checkpoint: for an HQ-only file, the SAM weights to put under it (None: the backbone
+            registry's). Their sha256 must be the one recorded in the HQ-only file.
 
     Returns:
         (model in eval mode on the device, provenance: backbone, device, checkpoint, checkpoint_sha256,
-        sha256_verified, weights).
+        sha256_verified, weights; for an HQ-only file also base_checkpoint and base_checkpoint_sha256).
+
+    Raises:
+        CheckpointError: a file does not fit (keys named), an HQ-only file without its base digest, or
+            SAM weights other than the ones the HQ parts were trained on.
     """
     if random_init and random_init_hq:
         raise ValueError("pass random_init (no weights) or random_init_hq (SAM weights + new HQ parts), not both")
+    if base_checkpoint is not None and (random_init or random_init_hq):
+        raise ValueError("base_checkpoint is the SAM file under an HQ-only checkpoint; with random_init_hq pass the "
+                         "SAM file as checkpoint, with random_init nothing is loaded")
     spec = get_backbone(backbone) if isinstance(backbone, str) else backbone
     target = resolve_device(device)
     provenance: dict[str, Any] = {"backbone": spec.name, "device": str(target)}
-    state = None
+    state = base_state = None
     if random_init:
         provenance.update(checkpoint=None, checkpoint_sha256=None, sha256_verified=False,
                           weights=f"random(seed={seed})")
-    else:
-        if random_init_hq:
-            path, expected = resolve_checkpoint(spec, checkpoint)
-            weights = f"SAM checkpoint + random HQ parts (seed={seed})"
-        else:
-            path, expected = resolve_hq_checkpoint(spec.name, checkpoint)
-            weights = "checkpoint"
+    elif random_init_hq:
+        path, expected = resolve_checkpoint(spec, checkpoint)
         state = read_state_dict(path, expected_sha256=expected)  # read (and verify) before building
         provenance.update(checkpoint=str(path), checkpoint_sha256=expected or sha256_file(path),
-                          sha256_verified=expected is not None, weights=weights)
+                          sha256_verified=expected is not None,
+                          weights=f"SAM checkpoint + random HQ parts (seed={seed})")
+    else:
+        path, expected = resolve_hq_checkpoint(spec.name, checkpoint)
+        state, meta = read_checkpoint(path, expected_sha256=expected)
+        provenance.update(checkpoint=str(path), checkpoint_sha256=expected or sha256_file(path),
+                          sha256_verified=expected is not None, weights="checkpoint")
+        if is_hq_only_checkpoint(state, meta):
+            base_state, base_info = _read_base(spec, path, meta, base_checkpoint)
+            provenance.update(base_info, weights="SAM checkpoint + HQ-only checkpoint")
+        elif base_checkpoint is not None:
+            raise CheckpointError(f"base_checkpoint was given, but {path} is a full HQ-SAM checkpoint (it holds its "
+                                  "own SAM weights); pass base_checkpoint only with an HQ-only file")
     model = build_hq_sam(spec.config, seed=seed)
-    if state is not None:
+    if base_state is not None:
+        load_sam_part(model, base_state, provenance["base_checkpoint"])
+        load_hq_only_state(model, state, provenance["checkpoint"])
+    elif state is not None:
         (load_sam_part if random_init_hq else load_hq_state)(model, state, provenance["checkpoint"])
     return model.to(target).eval(), provenance
+
+
+def _read_base(spec: BackboneSpec, path: os.PathLike, meta: dict[str, Any],
+               base_checkpoint: str | os.PathLike | None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The SAM weights under the HQ-only file ``path`` (checked against its recorded base digest)."""
+    recorded = meta.get("base_sha256")
+    if meta.get("format") != HQ_ONLY_FORMAT or not isinstance(recorded, str):
+        raise CheckpointError(
+            f"HQ-only checkpoint {path} holds only HQ parameters but no record of the SAM weights it was trained on "
+            f"(meta format {HQ_ONLY_FORMAT!r} with base_sha256); write it with save_hq_checkpoint")
+    if meta.get("backbone") not in (None, spec.name):
+        raise CheckpointError(f"HQ-only checkpoint {path} was trained for backbone {meta['backbone']!r}, "
+                              f"not {spec.name!r}")
+    base_path, expected = resolve_checkpoint(spec, base_checkpoint)
+    base_state = read_state_dict(base_path, expected_sha256=expected)
+    actual = (expected or sha256_file(base_path)).lower()
+    if actual != recorded.lower():
+        raise CheckpointError(
+            f"HQ-only checkpoint {path} was trained on top of SAM weights with sha256 {recorded}, but the SAM weights "
+            f"loaded under it ({base_path}) have sha256 {actual}. Load it with the SAM weights it was trained on "
+            f"(base_checkpoint=PATH), or retrain the HQ parts on these weights with `{TRAIN_COMMAND}`")
+    return base_state, {"base_checkpoint": str(base_path), "base_checkpoint_sha256": actual,
+                        "base_sha256_verified": expected is not None}
 
 
 # -- engine and segmenter ------------------------------------------------------------------------------
@@ -463,7 +572,8 @@ class HqSamSegmenter(SamSegmenter):
                  engine: HqSamEngine | None = None, hq_token_only: bool | None = None):
         provenance = dict(provenance or {})
         if engine is None:
-            engine = HqSamEngine(model, weights_id=provenance.get("checkpoint_sha256"))
+            engine = HqSamEngine(model, weights_id=provenance.get("base_checkpoint_sha256")
+                                 or provenance.get("checkpoint_sha256"))
         elif not isinstance(engine, HqSamEngine):
             raise TypeError(f"HqSamSegmenter needs an HqSamEngine, got {type(engine).__name__}")
         if hq_token_only is not None:
@@ -481,11 +591,14 @@ class HqSamSegmenter(SamSegmenter):
     @classmethod
     def from_backbone(cls, backbone: str, checkpoint: str | os.PathLike | None = None, device: str = "auto",
                       hq_token_only: bool = False, random_init: bool = False, random_init_hq: bool = False,
-                      seed: int = 0, **engine_options: Any) -> "HqSamSegmenter":
+                      seed: int = 0, base_checkpoint: str | os.PathLike | None = None,
+                      **engine_options: Any) -> "HqSamSegmenter":
         """``load_segmenter("hqsam:BACKBONE", ...)``; arguments as :func:`load_hq_sam_model`."""
-        model, provenance = load_hq_sam_model(backbone, checkpoint, device, random_init, random_init_hq, seed)
-        engine = HqSamEngine(model, weights_id=provenance.get("checkpoint_sha256"), hq_token_only=hq_token_only,
-                             **engine_options)
+        model, provenance = load_hq_sam_model(backbone, checkpoint, device, random_init, random_init_hq, seed,
+                                              base_checkpoint=base_checkpoint)
+        # the embedding cache is keyed by the encoder's weights: under an HQ-only file, the base SAM file's
+        weights_id = provenance.get("base_checkpoint_sha256") or provenance.get("checkpoint_sha256")
+        engine = HqSamEngine(model, weights_id=weights_id, hq_token_only=hq_token_only, **engine_options)
         return cls(model, provenance, engine=engine, hq_token_only=hq_token_only)
 
     def info(self) -> dict[str, Any]:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from sam_repro.train.hq_sam import HqSamTrainConfig
     from sam_repro.train.tiny_sam import TinySamTrainConfig
 
     train = subparsers.add_parser("train", help="train the embedded world's models")
@@ -13,23 +15,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     models.required = True
     tiny = models.add_parser("tiny-sam", help="the tiny SAM (default backbone) on the synthetic generic pool",
                              description="Train the tiny SAM; every hyperparameter of TinySamTrainConfig is an option.")
-    defaults = TinySamTrainConfig()
-    for field in dataclasses.fields(TinySamTrainConfig):
+    _add_config_options(tiny, TinySamTrainConfig)
+    tiny.add_argument("--no-resume", action="store_true", help="start over even if run-dir holds a state")
+    tiny.set_defaults(handler=_train_tiny_sam)
+    hq = models.add_parser("hq-sam", help="HQ-SAM's HQ parts on top of the frozen tiny SAM (hq_sam_tiny.pt)",
+                           description="Train HQ-SAM's HQ parts on the synthetic HQSeg-44K stand-in (thin + salient "
+                                       "train splits); every hyperparameter of HqSamTrainConfig is an option.")
+    _add_config_options(hq, HqSamTrainConfig)
+    hq.add_argument("--no-resume", action="store_true", help="start over even if run-dir holds a state")
+    hq.set_defaults(handler=_train_hq_sam)
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_config_options(parser: argparse.ArgumentParser, config_class: type) -> None:
+    """One ``--field-name`` option per field of a training config dataclass (``extra`` excepted)."""
+    defaults = config_class()
+    for field in dataclasses.fields(config_class):
         if field.name == "extra":
             continue
         value = getattr(defaults, field.name)
-        tiny.add_argument(f"--{field.name.replace('_', '-')}", type=type(value), default=value,
-                          help=f"(default: {value})")
-    tiny.add_argument("--no-resume", action="store_true", help="start over even if run-dir holds a state")
-    tiny.set_defaults(handler=_train_tiny_sam)
+        kind: Any = _parse_bool if isinstance(value, bool) else (str if value is None else type(value))
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=value, help=f"(default: {value})")
+
+
+def _config_from(args: argparse.Namespace, config_class: type) -> Any:
+    names = {f.name for f in dataclasses.fields(config_class)} - {"extra"}
+    return config_class(**{name: getattr(args, name) for name in names})
 
 
 def _train_tiny_sam(args: argparse.Namespace) -> int:
     from sam_repro.backbones.checkpoints import sha256_file
     from sam_repro.train.tiny_sam import TinySamTrainConfig, train_tiny_sam
 
-    names = {f.name for f in dataclasses.fields(TinySamTrainConfig)} - {"extra"}
-    config = TinySamTrainConfig(**{name: getattr(args, name) for name in names})
-    path = train_tiny_sam(config, resume=not args.no_resume)
+    path = train_tiny_sam(_config_from(args, TinySamTrainConfig), resume=not args.no_resume)
+    print(f"wrote {path} (sha256 {sha256_file(path)})")
+    return 0
+
+
+def _train_hq_sam(args: argparse.Namespace) -> int:
+    from sam_repro.backbones.checkpoints import sha256_file
+    from sam_repro.train.hq_sam import HqSamTrainConfig, train_hq_sam
+
+    path = train_hq_sam(_config_from(args, HqSamTrainConfig), resume=not args.no_resume)
     print(f"wrote {path} (sha256 {sha256_file(path)})")
     return 0

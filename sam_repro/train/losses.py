@@ -1,4 +1,5 @@
-"""Mask losses of SAM's recipe: sigmoid focal + dice on the mask, MSE on the IoU head."""
+"""Mask losses: SAM's recipe (sigmoid focal + dice on the mask, MSE on the IoU head) and HQ-SAM's
+(BCE + dice on PointRend-style uncertain points)."""
 from __future__ import annotations
 
 import torch
@@ -39,3 +40,66 @@ def mask_iou(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     inter = (pred & gt).flatten(-2).sum(-1).float()
     union = (pred | gt).flatten(-2).sum(-1).float()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+
+
+# -- PointRend-style point losses (HQ-SAM's mask loss, after Mask2Former) ------------------------------------
+def point_sample(maps: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """Bilinear values of ``maps`` at normalised points.
+
+    Args:
+        maps: (N, C, H, W).
+        coords: (N, P, 2) xy in [0, 1] over the whole map (0 and 1 are its outer edges, as
+            ``align_corners=False``), so maps of different resolutions are sampled at the same places.
+
+    Returns:
+        (N, C, P).
+    """
+    grid = (2.0 * coords - 1.0).unsqueeze(2)  # (N, P, 1, 2) in grid_sample's [-1, 1]
+    return F.grid_sample(maps, grid, mode="bilinear", align_corners=False).squeeze(3)
+
+
+def uncertain_point_coords(logits: torch.Tensor, num_points: int, oversample_ratio: float = 3.0,
+                           importance_sample_ratio: float = 0.75,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
+    """Where to evaluate a mask loss, PointRend's training rule (Kirillov et al. 2020).
+
+    Draw ``oversample_ratio * num_points`` uniform points, keep the ``importance_sample_ratio`` share
+    of ``num_points`` whose logits are closest to 0 (the most uncertain, |logit| smallest), and fill
+    the rest with fresh uniform points. No gradient flows through the choice.
+
+    Args:
+        logits: (N, 1, h, w) mask logits.
+
+    Returns:
+        (N, num_points, 2) xy in [0, 1] (see :func:`point_sample`).
+    """
+    if num_points < 1 or oversample_ratio < 1 or not 0 <= importance_sample_ratio <= 1:
+        raise ValueError(f"need num_points >= 1, oversample_ratio >= 1 and importance_sample_ratio in [0, 1], got "
+                         f"{num_points}, {oversample_ratio}, {importance_sample_ratio}")
+    n = logits.shape[0]
+    device = logits.device
+    with torch.no_grad():
+        candidates = torch.rand(n, int(num_points * oversample_ratio), 2, device=device, generator=generator)
+        uncertainty = -point_sample(logits.detach()[:, :1], candidates)[:, 0].abs()  # (N, P * ratio)
+        num_uncertain = int(importance_sample_ratio * num_points)
+        chosen = uncertainty.topk(num_uncertain, dim=1).indices
+        coords = torch.gather(candidates, 1, chosen.unsqueeze(-1).expand(-1, -1, 2))
+        num_random = num_points - num_uncertain
+        if num_random:
+            coords = torch.cat([coords, torch.rand(n, num_random, 2, device=device, generator=generator)], dim=1)
+    return coords
+
+
+def bce_dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Binary cross-entropy (mean over elements) and dice (smooth 1) per mask.
+
+    Args:
+        logits, targets: (N, ...) with soft targets in [0, 1]; everything after N is one mask
+            (an (H, W) map or (1, P) sampled points).
+
+    Returns:
+        (N,) BCE and (N,) dice loss.
+    """
+    flat_logits, flat_targets = logits.flatten(1), targets.flatten(1)
+    bce = F.binary_cross_entropy_with_logits(flat_logits, flat_targets, reduction="none").mean(1)
+    return bce, dice_loss(flat_logits.unsqueeze(1), flat_targets.unsqueeze(1))
