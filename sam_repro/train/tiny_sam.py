@@ -6,17 +6,21 @@ Recipe (Kirillov et al. 2023, section 3 and appendix A), as followed here:
   synthetic generic multi-object pool only (task families and novel domains stay unseen);
 * per image, up to ``masks_per_image`` of its object masks are prompted, each either by a box (the
   tight box, half of the time with noise of std 10% of the side, capped at ``box_noise_max_px``) or
-  by 1..``max_initial_points`` positive points sampled uniformly in the mask;
+  by 1..``max_initial_points`` positive points sampled uniformly in the mask (SAM draws the kind per
+  mask; here per step, see below);
 * then ``corrective_rounds`` iterative rounds: a point is sampled uniformly from the error region
   of the previous prediction (positive on a false negative, negative on a false positive) and the
   previous low-res logits are fed back as the mask prompt;
 * a single-point prompt is ambiguous: the decoder outputs three masks and only the lowest loss is
   back-propagated; other prompts train the single-output token;
-* mask loss = 20 * focal + 1 * dice (SAM's 20:1), on the low-res logits upsampled to the input
-  resolution; the IoU head regresses the IoU of each predicted mask with MSE.
+* mask loss = 20 * focal + 1 * dice (SAM's 20:1) on the mask logits; the IoU head regresses the IoU
+  of each predicted mask with MSE.
 
 Scaled-down choices (not in the paper, documented here): AdamW with linear warm-up and cosine decay,
-fewer corrective rounds (SAM uses 8 plus 2 mask-only rounds), losses at 256 px.
+fewer corrective rounds (SAM uses 8 plus 2 mask-only rounds), mask losses at ``loss_size`` (the
+low-res logits' own 64 px by default), and one prompt kind (box or points) per step for all its
+images, so that each round is a single mask-decoder pass over the whole batch
+(:func:`~sam_repro.backbones.decoding.decode_multi_image`).
 """
 from __future__ import annotations
 
