@@ -18,7 +18,9 @@ class Prediction:
     """The answer to one prompt.
 
     Attributes:
-        masks: (K, H, W) bool at image resolution (logits > threshold); K = 3 for multimask, else 1.
+        masks: (K, H, W) bool at image resolution (logits > threshold); K = 3 for multimask, else 1
+            (HQ-SAM, like its official decoder, answers a multimask request with K = 1: SAM's best
+            multimask output combined with the HQ mask).
         logits: (K, H, W) float32 mask logits at image resolution.
         low_res_logits: (K, h, w) float32 low-resolution logits (h = w = 256 for full-scale SAM,
             img_size / 4 in general).
