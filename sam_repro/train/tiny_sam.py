@@ -63,10 +63,10 @@ class TinySamTrainConfig:
     """catalog name of the training pool"""
     train_split: str = "train"
     val_split: str = "val"
-    steps: int = 4500
+    steps: int = 9000
     """optimizer steps"""
-    images_per_step: int = 4
-    masks_per_image: int = 8
+    images_per_step: int = 8
+    masks_per_image: int = 3
     """object masks prompted per image (fewer when the image has fewer)"""
     corrective_rounds: int = 2
     """iterative rounds with an error-region click and the previous logits fed back"""
@@ -81,22 +81,22 @@ class TinySamTrainConfig:
     max_initial_points: int = 3
     single_point_probability: float = 0.6
     """probability that a point prompt starts with one point (the ambiguous, multimask case)"""
-    loss_size: int = 128
+    loss_size: int = 64
     """side at which mask losses are computed (logits upsampled, ground truth area-downsampled and
     thresholded at 0.5); the input size gives the sharpest supervision, half of it is 2x cheaper"""
     min_mask_area: int = 12
     """masks smaller than this many pixels (at training size) are not prompted"""
     lr: float = 1e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 200
+    warmup_steps: int = 500
     min_lr_ratio: float = 0.02
     focal_weight: float = 20.0
     dice_weight: float = 1.0
     iou_weight: float = 1.0
     grad_clip: float = 1.0
     seed: int = 0
-    eval_every: int = 500
-    eval_samples: int = 48
+    eval_every: int = 1000
+    eval_samples: int = 32
     checkpoint_every: int = 200
     run_dir: str = "runs/tiny_sam"
     """training state (resumable), log.jsonl"""
