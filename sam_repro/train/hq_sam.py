@@ -53,8 +53,9 @@ Scaled-down choices and deviations (the embedded world runs on a 2-core CPU):
 * **data volume**: 1,000 samples from each train split (``samples_per_dataset``; the families'
   nominal train splits hold 200 each, which 16,000 steps would cycle 160 times, against HQ-SAM's 12
   epochs; the extra indices are further draws of the same *train* split, disjoint from val and test by
-  construction of the seeds), i.e. 2,000 images and 32 epochs; they are generated once (about 1.5
-  minutes, mostly thin at 1024 px) and held in memory (about 0.5 GB);
+  construction of the seeds), i.e. 2,000 images and 32 epochs; each is generated on first use and
+  then held in memory (about 0.5 GB), so the first pass (500 steps) is the slow part of a run (1.8
+  steps/s measured on 2 threads, mostly thin at 1024 px) and later steps only decode;
 * the encoder and prompt encoder run without autograd (frozen, nothing upstream is trained); only the
   mask decoder's pass (through which the HQ token's gradient flows) is recorded;
 * a quick evaluation every ``eval_every`` steps (tight box, HQ output alone: ``hq_token_only=True``,
