@@ -37,7 +37,7 @@ Choices where the paper is silent (documented, and parameters where both reading
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -323,11 +323,6 @@ class TestTimeAdaptation(Segmenter):
     def info(self) -> dict[str, Any]:
         return {"method": "tta", "name": self.name, "tta": {"label": self.config.label, **vars(self.config)},
                 "wrapped": self.segmenter.info()}
-
-
-def with_config(config: TTAConfig, **changes: Any) -> TTAConfig:
-    """``config`` with some fields changed (ablations)."""
-    return replace(config, **changes)
 
 
 def from_backbone(backbone: str, checkpoint: Any = None, device: str = "auto", config: TTAConfig | str = "complete",

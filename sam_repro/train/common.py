@@ -1,6 +1,8 @@
 """Shared training utilities: seeding, resumable training state, atomic saves."""
 from __future__ import annotations
 
+import json
+
 import os
 import random
 from pathlib import Path
@@ -34,6 +36,24 @@ def save_training_state(path: str | os.PathLike, **state: Any) -> None:
 def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
     """Read a state written by :func:`save_training_state` (safe loading: tensors and plain types only)."""
     return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def resumable_state(state_path: Path, comparable: dict[str, Any], resume: bool) -> dict[str, Any] | None:
+    """The saved state to resume from (None: start over), refusing one written under another
+    configuration (``comparable``: the fields that define a run)."""
+    if not resume or not state_path.is_file():
+        return None
+    state = load_training_state(state_path)
+    if state["config"] != comparable:
+        raise ValueError(f"{state_path} was written with another configuration; use another run_dir or resume=False")
+    return state
+
+
+def trim_log(log_path: Path, step: int) -> None:
+    """Drop JSONL records past ``step`` (written after the last saved state of an interrupted run)."""
+    if log_path.is_file():
+        kept = [line for line in log_path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        log_path.write_text("".join(line + "\n" for line in kept))
 
 
 def rng_state_to_tensor(generator: np.random.Generator) -> dict[str, Any]:

@@ -82,11 +82,12 @@ import torch.nn.functional as F
 from sam_repro.backbones.hq_registry import TRAIN_COMMAND, get_hq_weights
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.train.common import (
-    load_training_state,
     restore_rng,
+    resumable_state,
     rng_state_to_tensor,
     save_training_state,
     seed_everything,
+    trim_log,
 )
 from sam_repro.train.losses import bce_dice_loss, mask_iou, point_sample, uncertain_point_coords
 
@@ -400,11 +401,8 @@ def train_hq_sam(config: HqSamTrainConfig, resume: bool = True, progress: bool =
     run_dir = Path(config.run_dir)
     state_path = run_dir / "state.pt"
     step = 0
-    if resume and state_path.is_file():
-        state = load_training_state(state_path)
-        if state["config"] != _comparable(config):
-            raise ValueError(f"{state_path} was written with another configuration; use another run_dir or "
-                             "resume=False")
+    state = resumable_state(state_path, _comparable(config), resume)
+    if state is not None:
         if state["base_sha256"] != base_sha:
             raise ValueError(f"{state_path} was trained on SAM weights with sha256 {state['base_sha256']}, but the "
                              f"base now is {provenance['checkpoint']} (sha256 {base_sha}); use another run_dir or "
@@ -417,9 +415,7 @@ def train_hq_sam(config: HqSamTrainConfig, resume: bool = True, progress: bool =
     run_dir.mkdir(parents=True, exist_ok=True)
     pool = _Pool(config, size)
     log_path = run_dir / "log.jsonl"
-    if log_path.is_file():  # drop records past the resumed step (written after the last saved state)
-        kept = [line for line in log_path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        log_path.write_text("".join(line + "\n" for line in kept))
+    trim_log(log_path, step)
     evaluator = _Evaluator(model, provenance, config)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="HQ-SAM", unit="step")
     started = time.perf_counter()

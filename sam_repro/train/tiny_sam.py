@@ -41,11 +41,12 @@ from sam_repro.backbones.decoding import decode_multi_image
 from sam_repro.backbones.checkpoints import save_checkpoint
 from sam_repro.backbones.registry import SHIPPED_WEIGHTS_DIR, get_backbone
 from sam_repro.train.common import (
-    load_training_state,
+    resumable_state,
     restore_rng,
     rng_state_to_tensor,
     save_training_state,
     seed_everything,
+    trim_log,
 )
 from sam_repro.prompts import mask_to_box, oracle_first_click
 from sam_repro.train.losses import dice_loss, mask_iou, sigmoid_focal_loss
@@ -251,10 +252,8 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     run_dir = Path(config.run_dir)
     state_path = run_dir / "state.pt"
     step = 0
-    if resume and state_path.is_file():
-        state = load_training_state(state_path)
-        if state["config"] != _comparable(config):
-            raise ValueError(f"{state_path} was written with another configuration; use another run_dir or resume=False")
+    state = resumable_state(state_path, _comparable(config), resume)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         restore_rng(rng, state["rng"])
@@ -264,9 +263,7 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     train_set = open_dataset(config.dataset, config.train_split, size=size, seed=config.seed)
     val_set = open_dataset(config.dataset, config.val_split, size=size, seed=config.seed)
     log_path = run_dir / "log.jsonl"
-    if log_path.is_file():  # drop records past the resumed step (written after the last saved state)
-        kept = [line for line in log_path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        log_path.write_text("".join(line + "\n" for line in kept))
+    trim_log(log_path, step)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="tiny SAM", unit="step")
     started = time.perf_counter()
     running: dict[str, float] = {}
