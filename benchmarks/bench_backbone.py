@@ -15,9 +15,7 @@ import time
 import numpy as np
 import torch
 
-import sam_repro
-from sam_repro.backbones import get_backbone
-from sam_repro.backbones.checkpoints import locate
+from _segmenter_args import add_segmenter_arguments, load_benchmark_segmenter
 
 
 def _sync(device: torch.device) -> None:
@@ -27,18 +25,11 @@ def _sync(device: torch.device) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="tiny")
-    parser.add_argument("--device", default="auto")
+    add_segmenter_arguments(parser, device="auto", size=512)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--prompts", type=int, default=32, help="prompts per image")
-    parser.add_argument("--size", type=int, default=512, help="side of the synthetic test images")
-    parser.add_argument("--random-init", action="store_true", help="random weights (default when none are present)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    random_init = args.random_init or locate(get_backbone(args.backbone)) is None
-    segmenter = sam_repro.load_segmenter(args.backbone, device=args.device, random_init=random_init)
+    segmenter, random_init = load_benchmark_segmenter(args)
     engine, device = segmenter.engine, segmenter.engine.device
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (args.size, args.size, 3), dtype=np.uint8) for _ in range(args.images)]

@@ -13,25 +13,16 @@ import argparse
 import numpy as np
 import torch
 
-import sam_repro
-from sam_repro.backbones import get_backbone
-from sam_repro.backbones.checkpoints import locate
+from _segmenter_args import add_segmenter_arguments, load_benchmark_segmenter
 from sam_repro.reproduce.papers.sam_tta import time_adaptation
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="tiny")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--size", type=int, default=256, help="side of the test image")
+    add_segmenter_arguments(parser, device="cpu", size=256)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--random-init", action="store_true", help="random weights (default when none are present)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    random_init = args.random_init or locate(get_backbone(args.backbone)) is None
-    segmenter = sam_repro.load_segmenter(args.backbone, device=args.device, random_init=random_init)
+    segmenter, random_init = load_benchmark_segmenter(args)
     image = np.random.default_rng(0).integers(0, 255, (args.size, args.size, 3), dtype=np.uint8)
     timing = time_adaptation(segmenter, image, repeats=args.repeats)
     decoder_params = sum(p.numel() for p in segmenter.model.mask_decoder.parameters())

@@ -153,9 +153,10 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
     out.mkdir(parents=True, exist_ok=True)
     records_path = out / "records.jsonl"
     count = len(dataset) if limit is None else min(limit, len(dataset))
+    fingerprint = dataset.fingerprint()  # may hash files: once per call
     run_key = json.loads(json.dumps({
         "segmenter": segmenter.info(), "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
-        "dataset": [dataset.name, dataset.split, dataset.fingerprint()], "seed": seed, "metrics": sorted(metrics),
+        "dataset": [dataset.name, dataset.split, fingerprint], "seed": seed, "metrics": sorted(metrics),
         "min_object_area": min_object_area, "max_objects": max_objects, "order_seed": order_seed,
     }, default=str))
     key_path = out / "run_key.json"
@@ -192,7 +193,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
     summary["provenance"] = {
         **environment(),
         "segmenter": segmenter.info(),
-        "dataset": {"name": dataset.name, "split": dataset.split, "fingerprint": dataset.fingerprint(),
+        "dataset": {"name": dataset.name, "split": dataset.split, "fingerprint": fingerprint,
                     "samples": count},
         "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
         "seed": seed,

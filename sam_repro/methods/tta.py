@@ -282,7 +282,7 @@ class TestTimeAdaptation(Segmenter):
         if self.config.click_adaptation is None:
             return
         labels = click_label_map(event.clicks, event.mask.shape)
-        self._step(event, labels)
+        self.adapt_step(event, labels)
         self.steps["click"] += 1
 
     def after_sample(self, segmenter: Segmenter, event: SampleEvent) -> None:
@@ -293,7 +293,7 @@ class TestTimeAdaptation(Segmenter):
             return
         labels = image_level_labels(self.config, event.final_mask, event.clicks)
         if labels is not None:
-            self._step(self._last_click, labels)
+            self.adapt_step(self._last_click, labels)
             self.steps["image"] += 1
 
     # -- one Adam step -----------------------------------------------------------------------------
@@ -310,7 +310,10 @@ class TestTimeAdaptation(Segmenter):
         target = torch.as_tensor(labels, device=logits.device)
         return sparse_bce(logits[0, chosen], target)
 
-    def _step(self, event: ClickEvent, labels: np.ndarray) -> None:
+    def adapt_step(self, event: ClickEvent, labels: np.ndarray) -> None:
+        """One Adam step of the decoder on the sparse loss of ``labels`` ((H, W) int8 map: 1 foreground,
+        0 background, IGNORE elsewhere) for the prompt of ``event``; nothing when no pixel is labelled.
+        The hooks call it; it is public so the cost of one step can be timed on its own."""
         if not (labels != IGNORE).any():
             return
         self.decoder.train()

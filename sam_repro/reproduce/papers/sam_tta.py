@@ -54,12 +54,9 @@ def sources(data: str) -> dict[str, str]:
 def open_source(name: str, seed: int = 0):
     """Open the evaluation split of a catalog dataset: ``test`` when it has one, else ``all``, else
     its first split (the paper does not state splits for several datasets; see data_manifest.yaml)."""
-    from sam_repro.data import open_dataset
-    from sam_repro.data.catalog import get_entry
+    from sam_repro.data import open_evaluation_set
 
-    entry = get_entry(name)
-    split = "test" if "test" in entry.splits else "all" if "all" in entry.splits else entry.splits[0]
-    return open_dataset(name, split, **({"seed": seed} if entry.kind == "synthetic" else {}))
+    return open_evaluation_set(name, seed)
 
 #: table -> (datasets of the table, IoU target, click budget)
 TABLES: dict[str, tuple[tuple[str, ...], float, int]] = {
@@ -204,7 +201,7 @@ def time_adaptation(segmenter, image: np.ndarray, repeats: int = 20) -> dict[str
     event = ClickEvent(3, clicks[-1], clicks, prediction, prediction.mask, image)
     label_map = click_label_map(clicks, (h, w))
     state = tta.decoder_state()
-    step_ms = median_ms(lambda: tta._step(event, label_map))
+    step_ms = median_ms(lambda: tta.adapt_step(event, label_map))
     tta.decoder.load_state_dict(state)
     return {"encode_ms": encode_ms, "decoder_forward_ms": median_ms(forward), "adaptation_step_ms": step_ms}
 

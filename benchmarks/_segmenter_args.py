@@ -1,0 +1,27 @@
+"""Command-line options and loading shared by the benchmarks that time one SAM backbone."""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+import sam_repro
+from sam_repro.backbones import get_backbone
+from sam_repro.backbones.checkpoints import locate
+
+
+def add_segmenter_arguments(parser: argparse.ArgumentParser, device: str, size: int) -> None:
+    """--backbone, --device, --size (side of the synthetic test images), --random-init, --threads."""
+    parser.add_argument("--backbone", default="tiny")
+    parser.add_argument("--device", default=device)
+    parser.add_argument("--size", type=int, default=size, help="side of the synthetic test images")
+    parser.add_argument("--random-init", action="store_true", help="random weights (default when none are present)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+
+
+def load_benchmark_segmenter(args: argparse.Namespace):
+    """(segmenter, random_init): the backbone's weights when present, else random ones (timing only)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    random_init = args.random_init or locate(get_backbone(args.backbone)) is None
+    return sam_repro.load_segmenter(args.backbone, device=args.device, random_init=random_init), random_init
