@@ -4,10 +4,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sam_repro
-from sam_repro.eval.backbone_report import run_backbone_report, tiny_sam_targets
+from sam_repro.eval.backbone_report import low_res_round_trip_iou, run_backbone_report, tiny_sam_targets
 from sam_repro.reproduce.tables import format_value, markdown_table
 
 
@@ -41,3 +42,20 @@ def test_report_rows_on_a_random_micro_model(tmp_path: Path) -> None:
         assert 0.0 <= row[key] <= 1.0
     assert 1 <= row["noc@85"] <= 3 and row["fr@85"] in (0.0, 100.0)
     assert (tmp_path / "synthetic_salient" / "tight_box" / "summary.json").is_file()
+
+
+def test_low_res_round_trip_keeps_large_objects_and_loses_thin_ones() -> None:
+    square = np.zeros((1024, 768), bool)
+    square[64:320, 128:384] = True  # 16 x 16 cells of the 64-grid (one cell = 16 px)
+    assert low_res_round_trip_iou(square, 64) > 0.99
+    line = np.zeros((1024, 1024), bool)
+    line[:, 500:503] = True  # 3 px: under a fifth of a cell
+    assert low_res_round_trip_iou(line, 64) == 0.0
+    dot = np.zeros((64, 64), bool)
+    dot[3, 4] = True  # grid as fine as the image: exact
+    assert low_res_round_trip_iou(dot, 64) == 1.0
+    assert math.isnan(low_res_round_trip_iou(np.zeros((64, 64), bool), 64))
+    with pytest.raises(ValueError, match="gt must be an"):
+        low_res_round_trip_iou(np.zeros((2, 8, 8), bool), 64)
+    with pytest.raises(ValueError, match="low_res_size"):
+        low_res_round_trip_iou(dot, 0)

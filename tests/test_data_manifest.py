@@ -225,6 +225,28 @@ def test_real_datasets_are_in_the_catalog_and_open_from_sam_repro_data(manifest,
     assert len(dataset) == 1 and dataset[0].mask.all() and dataset[0].meta["dataset"] == "dis5k"
 
 
+def test_open_evaluation_set_parses_name_and_split_for_both_worlds(tmp_path, monkeypatch):
+    """``NAME:SPLIT`` or ``NAME`` (test, else all): the seed reaches synthetic families, not real openers."""
+    from sam_repro.data import open_evaluation_set
+
+    monkeypatch.setenv("SAM_REPRO_DATA", str(tmp_path))
+    for split in ("DIS-VD", "DIS-TE1"):
+        folder = tmp_path / "dis5k/DIS5K" / split
+        (folder / "im").mkdir(parents=True)
+        (folder / "gt").mkdir()
+        Image.fromarray(np.zeros((6, 7, 3), np.uint8)).save(folder / "im/x.jpg")
+        Image.fromarray(np.full((6, 7), 255, np.uint8)).save(folder / "gt/x.png")
+    assert open_evaluation_set("dis5k:vd", seed=3).split == "vd"  # a real opener gets no seed argument
+    thin_val, thin_test = open_evaluation_set("synthetic/thin:val"), open_evaluation_set("synthetic/thin")
+    assert (thin_val.split, thin_test.split) == ("val", "test")
+    assert open_evaluation_set("synthetic/thin", seed=1).fingerprint() != thin_test.fingerprint()
+    with pytest.raises(KeyError, match="has no split 'nope'"):
+        open_evaluation_set("synthetic/thin:nope")
+    with pytest.raises(KeyError, match="unknown dataset 'nope'"):
+        open_evaluation_set("nope:test")
+    with pytest.raises(KeyError, match="NAME:SPLIT"):
+        open_evaluation_set("")
+
 def test_manifest_layouts_drive_voc_and_coco_loaders(tmp_path, monkeypatch):
     """The manifest's voc2012 / coco2017 / glas layouts reach the right loaders with the right options."""
     import json

@@ -107,6 +107,23 @@ def open_dataset(name: str, split: str, **params: Any) -> SampleSet:
     return entry.opener(split, **params)
 
 
+def open_evaluation_set(spec: str, seed: int = 0) -> SampleSet:
+    """Open ``"NAME:SPLIT"`` or ``"NAME"`` (then its ``test`` split, else ``all``, else its first) for
+    evaluation, the same line for both worlds: ``seed`` reaches synthetic families (whose samples it
+    draws) and not real datasets (whose openers take no seed).
+
+    Raises:
+        KeyError: unknown dataset or split (the message lists the known ones).
+    """
+    if not isinstance(spec, str) or not spec:
+        raise KeyError(f"evaluation set must be 'NAME' or 'NAME:SPLIT', got {spec!r}")
+    name, _, split = spec.partition(":")
+    entry = get_entry(name)
+    if not split:
+        split = "test" if "test" in entry.splits else "all" if "all" in entry.splits else entry.splits[0]
+    return open_dataset(name, split, **({"seed": seed} if entry.kind == "synthetic" else {}))
+
+
 _BUILTINS_LOADED = False
 
 

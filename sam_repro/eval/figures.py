@@ -11,15 +11,30 @@ from sam_repro.eval.protocols import PromptProtocol
 from sam_repro.methods.base import Segmenter
 
 
-def pick_objects(records_path: str | Path, metric: str = "iou", count: int = 2) -> dict[str, list[tuple[int, int, float]]]:
-    """The ``count`` best and worst objects of a harness run: {"best": [(index, object, value)], "worst": [...]}."""
-    objects = []
+def _ok_objects(records_path: str | Path, metric: str) -> dict[tuple[int, int], float]:
+    """{(sample index, object): value} of a harness run's evaluated objects (NaN values left out)."""
+    values = {}
     for line in Path(records_path).read_text().splitlines():
         record = json.loads(line)
         if record.get("status") == "ok":
-            objects += [(record["index"], o["object"], o[metric]) for o in record["objects"] if not np.isnan(o[metric])]
-    objects.sort(key=lambda item: item[2])
+            for o in record["objects"]:
+                if not np.isnan(o[metric]):
+                    values[(record["index"], o["object"])] = float(o[metric])
+    return values
+
+
+def pick_objects(records_path: str | Path, metric: str = "iou", count: int = 2) -> dict[str, list[tuple[int, int, float]]]:
+    """The ``count`` best and worst objects of a harness run: {"best": [(index, object, value)], "worst": [...]}."""
+    objects = sorted(((index, obj, value) for (index, obj), value in _ok_objects(records_path, metric).items()),
+                     key=lambda item: item[2])
     return {"worst": objects[:count], "best": objects[::-1][:count]}
+
+
+def paired_objects(records_a: str | Path, records_b: str | Path, metric: str = "iou") -> list[tuple[int, int, float, float]]:
+    """Objects evaluated in both of two harness runs (same data, e.g. SAM vs a method):
+    [(index, object, value in a, value in b)] in (index, object) order."""
+    a, b = _ok_objects(records_a, metric), _ok_objects(records_b, metric)
+    return [(index, obj, a[index, obj], b[index, obj]) for index, obj in sorted(a.keys() & b.keys())]
 
 
 def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -32,13 +47,29 @@ def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return out.clip(0, 255).astype(np.uint8)
 
 
-def prediction_panels(segmenter: Segmenter, dataset, picks: list[tuple[int, int, float]], protocol: PromptProtocol,
-                      seed: int = 0) -> list[dict[str, Any]]:
-    """Re-run the harness's prompt for each picked (index, object) and return panels for plotting:
+def _crop_window(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the mask's bounding box grown by ``margin`` px, clipped to the image."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return 0, mask.shape[0], 0, mask.shape[1]
+    return (max(0, ys.min() - margin), min(mask.shape[0], ys.max() + 1 + margin),
+            max(0, xs.min() - margin), min(mask.shape[1], xs.max() + 1 + margin))
+
+
+def prediction_panels(segmenter: Segmenter, dataset, picks: list[tuple], protocol: PromptProtocol,
+                      seed: int = 0, crop_margin: int | None = None, label: str | None = None) -> list[dict[str, Any]]:
+    """Re-run the harness's prompt for each picked (index, object, ...) and return panels for plotting:
     {"title", "image" (overlay), "box" or "points"}. Prompts are redrawn with the harness's per-sample
-    generator, so they are the ones the records were computed with."""
+    generator, so they are the ones the records were computed with.
+
+    Args:
+        picks: (sample index, object, value, ...) tuples; the title shows the first value as IoU
+            unless ``label`` is given (then ``label`` is the title's prefix and no value is shown).
+        crop_margin: None for the whole image; else crop each panel to the object's ground-truth box
+            grown by this many pixels (boundary detail), prompts shifted to the crop.
+    """
     panels = []
-    for index, obj, value in picks:
+    for index, obj, value, *_ in picks:
         sample = dataset[index]
         rng = np.random.default_rng([seed, index])
         prompts = None
@@ -47,11 +78,19 @@ def prediction_panels(segmenter: Segmenter, dataset, picks: list[tuple[int, int,
             if k == obj:
                 prompts = drawn
                 break
+        if prompts is None:
+            raise IndexError(f"sample {index} ({sample.id}) has no object {obj}: it has {len(sample.masks)} masks")
         segmenter.set_image(sample.image)
         prediction = segmenter.predict(**prompts)
-        panels.append({"title": f"{sample.id} #{obj}: IoU {value:.2f}",
-                       "image": overlay(sample.image, sample.masks[obj], prediction.mask),
-                       "box": prompts.get("box"), "points": prompts.get("points")})
+        image = overlay(sample.image, sample.masks[obj], prediction.mask)
+        box, points = prompts.get("box"), prompts.get("points")
+        if crop_margin is not None:
+            y0, y1, x0, x1 = _crop_window(sample.masks[obj], crop_margin)
+            image = image[y0:y1, x0:x1]
+            box = None if box is None else np.asarray(box, dtype=float) - [x0, y0, x0, y0]
+            points = None if points is None else np.asarray(points, dtype=float) - [x0, y0]
+        title = f"{label}: {sample.id} #{obj}" if label else f"{sample.id} #{obj}: IoU {value:.2f}"
+        panels.append({"title": title, "image": image, "box": box, "points": points})
     return panels
 
 
