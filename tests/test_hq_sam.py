@@ -8,11 +8,12 @@ import torch
 
 import sam_repro
 from sam_repro.backbones.build import build_sam
-from sam_repro.backbones.checkpoints import CheckpointError, WeightsNotFoundError
+from sam_repro.backbones.checkpoints import CheckpointError, WeightsNotFoundError, read_checkpoint_meta
 from sam_repro.backbones.hq_registry import TRAIN_COMMAND, get_hq_weights, list_hq_backbones, locate_hq
 from sam_repro.backbones.registry import get_backbone
+from sam_repro.hashing import sha256_file
 from sam_repro.methods.hq_sam import (
-    HqSamEngine, HqSamSegmenter, MaskDecoderHQ, SamHQ, build_hq_sam, first_global_block, freeze_sam_parts,
+    HQ_ONLY_FORMAT, HqSamEngine, HqSamSegmenter, MaskDecoderHQ, SamHQ, build_hq_sam, first_global_block, freeze_sam_parts,
     hq_parameter_names,
 )
 
@@ -355,11 +356,49 @@ def test_official_weights_missing_fails_fast_with_instructions() -> None:
         sam_repro.load_segmenter("hqsam:micro", random_init=True, random_init_hq=True, device="cpu")
 
 
-def test_tiny_needs_trained_weights_or_random_init_hq() -> None:
-    if locate_hq(get_hq_weights("tiny")) is not None:
-        pytest.skip("hq_sam_tiny.pt exists: the error case no longer applies")
+def test_shipped_hq_file_matches_the_registry() -> None:
+    weights = get_hq_weights("tiny")
+    ckpt = weights.checkpoint
+    assert locate_hq(weights) == ckpt.shipped, f"regenerate with `{ckpt.regenerate}`"
+    assert sha256_file(ckpt.shipped) == ckpt.sha256 and ckpt.shipped.stat().st_size == ckpt.size_bytes
+    meta = read_checkpoint_meta(ckpt.shipped)
+    assert meta["command"] == TRAIN_COMMAND and meta["format"] == HQ_ONLY_FORMAT
+    assert meta["base_sha256"] == get_backbone("tiny").checkpoint.sha256  # trained on the shipped tiny SAM
+    assert meta["data"].startswith("synthetic/thin,synthetic/salient:train")
+
+
+def test_shipped_hq_sam_beats_tiny_sam_on_held_out_thin_structures() -> None:
+    """Not the notebook's measurement: a guard that the shipped HQ parts do what they were trained for
+    (tight boxes on the thin family's val split, HQ logits only)."""
+    from sam_repro.data import open_dataset
+    from sam_repro.metrics import iou
+    from sam_repro.prompts import mask_to_box
+
+    sam = sam_repro.load_segmenter("tiny", device="cpu")
+    hq = sam_repro.load_segmenter("hqsam:tiny", device="cpu", hq_token_only=True)
+    dataset = open_dataset("synthetic/thin", "val")
+    scores = {"sam": [], "hq": []}
+    for index in range(4):
+        sample = dataset[index]
+        for name, segmenter in (("sam", sam), ("hq", hq)):
+            segmenter.set_image(sample.image)
+            scores[name] += [iou(segmenter.predict(box=mask_to_box(gt)).mask, gt) for gt in sample.masks]
+    assert np.mean(scores["hq"]) > np.mean(scores["sam"]) + 0.03
+
+
+def test_tiny_without_trained_hq_weights_names_the_train_command(tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from sam_repro.backbones import hq_registry
+
+    weights = hq_registry.get_hq_weights("tiny")
+    missing = replace(weights, checkpoint=replace(weights.checkpoint, shipped=tmp_path / "hq_sam_tiny.pt"))
+    monkeypatch.setitem(hq_registry._HQ_WEIGHTS, "tiny", missing)
     with pytest.raises(WeightsNotFoundError, match=f"`{TRAIN_COMMAND}`"):
         sam_repro.load_segmenter("hqsam:tiny", device="cpu")
+
+
+def test_random_init_hq_puts_seeded_hq_parts_on_the_tiny_sam() -> None:
     tiny = sam_repro.load_segmenter("tiny", device="cpu").model.state_dict()
     first = sam_repro.load_segmenter("hqsam:tiny", random_init_hq=True, seed=1, device="cpu").model.state_dict()
     again = sam_repro.load_segmenter("hqsam:tiny", random_init_hq=True, seed=1, device="cpu").model.state_dict()

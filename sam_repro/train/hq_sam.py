@@ -49,13 +49,14 @@ Scaled-down choices and deviations (the embedded world runs on a 2-core CPU):
   encoder's 16 px patches and its thin structures vanish below a pixel;
 * **batch** 4 images per step (HQ-SAM: 4 per GPU on 8 GPUs), same lr; ``steps`` instead of epochs
   (the step drop scales with it): 16,000 steps, about HQ-SAM's number of iterations (44K images / 32
-  x 12 epochs = 16.5K), about 15 minutes on 2 CPU threads;
+  x 12 epochs = 16.5K); the shipped run took 41.6 min on 2 CPU threads;
 * **data volume**: 1,000 samples from each train split (``samples_per_dataset``; the families'
   nominal train splits hold 200 each, which 16,000 steps would cycle 160 times, against HQ-SAM's 12
   epochs; the extra indices are further draws of the same *train* split, disjoint from val and test by
   construction of the seeds), i.e. 2,000 images and 32 epochs; each is generated on first use and
-  then held in memory (about 0.5 GB), so the first pass (500 steps) is the slow part of a run (1.8
-  steps/s measured on 2 threads, mostly thin at 1024 px) and later steps only decode;
+  then held in memory (about 0.5 GB), so the first pass (500 steps) is the slow part of a run (2-3
+  steps/s on 2 threads, mostly thin at 1024 px); later steps encode the cached images and run the
+  decoder (about 0.15 s per step, 6-7 steps/s);
 * the encoder and prompt encoder run without autograd (frozen, nothing upstream is trained); only the
   mask decoder's pass (through which the HQ token's gradient flows) is recorded;
 * a quick evaluation every ``eval_every`` steps (tight box, HQ output alone: ``hq_token_only=True``,
