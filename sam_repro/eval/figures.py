@@ -9,6 +9,7 @@ import numpy as np
 
 from sam_repro.eval.protocols import PromptProtocol
 from sam_repro.methods.base import Segmenter
+from sam_repro.prompts import mask_to_box
 
 
 def _ok_objects(records_path: str | Path, metric: str) -> dict[tuple[int, int], float]:
@@ -48,12 +49,10 @@ def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def _crop_window(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the mask's bounding box grown by ``margin`` px, clipped to the image."""
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        return 0, mask.shape[0], 0, mask.shape[1]
-    return (max(0, ys.min() - margin), min(mask.shape[0], ys.max() + 1 + margin),
-            max(0, xs.min() - margin), min(mask.shape[1], xs.max() + 1 + margin))
+    """(y0, y1, x0, x1) of the mask's tight box grown by ``margin`` px, clipped to the image."""
+    x0, y0, x1, y1 = mask_to_box(mask).astype(int)  # inclusive corners
+    return (max(0, y0 - margin), min(mask.shape[0], y1 + 1 + margin),
+            max(0, x0 - margin), min(mask.shape[1], x1 + 1 + margin))
 
 
 def prediction_panels(segmenter: Segmenter, dataset, picks: list[tuple], protocol: PromptProtocol,
