@@ -29,10 +29,20 @@ class SamConfig:
     decoder_num_heads: int = 8
     iou_head_depth: int = 3
     iou_head_hidden_dim: int = 256
+    encoder: str = "vit"
+    """``vit`` (SAM's ``ImageEncoderViT``: the ``encoder_*`` fields) or ``conv`` (a convolutional or hybrid
+    :class:`~sam_repro.backbones.encoders.ConvImageEncoder`: the ``conv_*`` fields, ``encoder_num_heads`` for
+    its attention blocks; ``encoder_embed_dim`` / ``encoder_depth`` are then unused)"""
+    conv_stem_chans: int = 24
+    conv_stage_chans: tuple[int, ...] = (32, 64, 128, 192)
+    conv_stage_depths: tuple[int, ...] = (1, 1, 2, 2)
+    conv_attn_depth: int = 0
+    """global-attention transformer blocks after the convolutional stages (0 = purely convolutional)"""
 
     @property
     def embedding_size(self) -> int:
-        """Side of the image embedding grid (64 for the official models)."""
+        """Side of the image embedding grid (64 for the official models); ``patch_size`` is the encoder's
+        total stride for every encoder kind."""
         return self.img_size // self.patch_size
 
     @property

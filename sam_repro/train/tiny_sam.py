@@ -71,6 +71,9 @@ class TinySamTrainConfig:
     """object masks prompted per image (fewer when the image has fewer)"""
     corrective_rounds: int = 2
     """iterative rounds with an error-region click and the previous logits fed back"""
+    mask_only_rounds: int = 0
+    """extra rounds with the previous logits fed back and no new click (SAM: 2, one at a random place among
+    the iterative rounds and one last); they teach the decoder to refine from its own mask"""
     box_fraction: float = 0.5
     """share of images whose masks are prompted by boxes (else by points)"""
     box_noise_fraction: float = 0.5
@@ -183,7 +186,18 @@ def _step_loss(model: torch.nn.Module, features: torch.Tensor, gts: np.ndarray, 
     ious = []
     rows = torch.arange(len(gts), device=device)
     image_pe = model.prompt_encoder.get_dense_pe()
-    for _round in range(config.corrective_rounds + 1):
+    rounds = 1 + config.corrective_rounds + config.mask_only_rounds
+    # which rounds get a new click before them: every corrective round; the mask-only ones are the last
+    # round and (for more than one) random places among the rest, as in SAM's schedule
+    clicked = np.ones(rounds, dtype=bool)
+    clicked[0] = False
+    if config.mask_only_rounds:
+        clicked[-1] = False
+        others = rng.choice(np.arange(1, rounds - 1), size=config.mask_only_rounds - 1, replace=False)
+        clicked[others] = False
+    for round_index in range(rounds):
+        if clicked[round_index]:
+            prompts.add_corrections(predictions[:, 0].cpu().numpy() > 0, rng)
         multimask = prompts.ambiguous
         points = None
         if prompts.points.shape[1]:
@@ -204,9 +218,8 @@ def _step_loss(model: torch.nn.Module, features: torch.Tensor, gts: np.ndarray, 
         predictions = logits[rows, chosen].detach()[:, None]
         if size != gts.shape[-1]:
             predictions = F.interpolate(predictions, gts.shape[-2:], mode="bilinear", align_corners=False)
-        prompts.add_corrections(predictions[:, 0].cpu().numpy() > 0, rng)
         mask_input = low_res[rows, chosen][:, None].detach()
-    return total / (config.corrective_rounds + 1), {"iou_first": ious[0], "iou_last": ious[-1]}
+    return total / rounds, {"iou_first": ious[0], "iou_last": ious[-1]}
 
 
 def _batch(dataset, start: int, config: TinySamTrainConfig, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
