@@ -6,7 +6,12 @@ Every accumulator is a small stateful object in the PySODMetrics / torchmetrics 
   log per-sample records without computing twice);
 * ``compute() -> dict[str, float | np.ndarray]`` aggregates everything seen since the last
   ``reset()`` (it does not clear the state and can be called repeatedly);
-* ``reset()`` forgets every sample.
+* ``reset()`` forgets every sample;
+* ``measure(...) -> dict`` computes one sample's statistics (JSON-able: numbers and lists) without
+  touching the state, and ``add(stats)`` accumulates them: ``add(measure(x))`` is exactly
+  ``update(x)``. The evaluation harness stores ``measure``'s output in its per-sample records and
+  rebuilds a dataset figure from the records with ``add`` (max-F of the image-averaged curve, VOC mIoU
+  from accumulated counts), so a resumed run needs no prediction twice.
 
 Per-image means and NaN: several references average per-image values with a plain mean, so one
 NaN image (e.g. an empty ground truth where the reference divides 0 by 0) makes the dataset value
@@ -54,6 +59,12 @@ class Metric:
     def reset(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def measure(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def add(self, stats: dict[str, Any]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
@@ -75,10 +86,16 @@ class PerSampleMean(Metric):
     def _value(self, *args: Any, **kwargs: Any) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def measure(self, *args: Any, **kwargs: Any) -> dict[str, float]:
+        return {"value": float(self._value(*args, **kwargs))}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._values.append(float(stats["value"]))
+
     def update(self, *args: Any, **kwargs: Any) -> float:
-        value = float(self._value(*args, **kwargs))
-        self._values.append(value)
-        return value
+        stats = self.measure(*args, **kwargs)
+        self.add(stats)
+        return stats["value"]
 
     @property
     def values(self) -> np.ndarray:

@@ -125,19 +125,30 @@ class NoCFR(Metric):
     def _suffix(self, thr: float) -> str:
         return f"{self.max_clicks}@{_pct(thr)}"
 
-    def update(self, ious: Any) -> dict[str, Any]:
+    def measure(self, ious: Any) -> dict[str, Any]:
+        """``{"noc_{n}@{T}": int, "failed_{n}@{T}": bool, "never_{n}@{T}": bool}`` for each T."""
         arr = check_iou_sequence(ious)
         out: dict[str, Any] = {}
-        for i, t in enumerate(self.iou_thresholds):
+        for t in self.iou_thresholds:
             hit = _first_hit(arr, t, self.max_clicks)
-            self._nocs[i].append(self.max_clicks if hit is None else hit)
-            self._never[i].append(hit is None)
             sfx = self._suffix(t)
-            out[f"noc_{sfx}"] = self._nocs[i][-1]
-            failed = (self._nocs[i][-1] == self.max_clicks) if self.fr_mode == "ritm" else (hit is None)
-            out[f"failed_{sfx}"] = bool(failed)
-        self._n += 1
+            noc_value = self.max_clicks if hit is None else hit
+            out[f"noc_{sfx}"] = noc_value
+            out[f"failed_{sfx}"] = bool((noc_value == self.max_clicks) if self.fr_mode == "ritm" else (hit is None))
+            out[f"never_{sfx}"] = hit is None
         return out
+
+    def add(self, stats: dict[str, Any]) -> None:
+        for i, t in enumerate(self.iou_thresholds):
+            sfx = self._suffix(t)
+            self._nocs[i].append(int(stats[f"noc_{sfx}"]))
+            self._never[i].append(bool(stats[f"never_{sfx}"]))
+        self._n += 1
+
+    def update(self, ious: Any) -> dict[str, Any]:
+        stats = self.measure(ious)
+        self.add(stats)
+        return {k: v for k, v in stats.items() if not k.startswith("never_")}
 
     def compute(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

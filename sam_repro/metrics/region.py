@@ -128,13 +128,19 @@ class IoU(Metric):
         self.nan_policy = check_nan_policy(nan_policy)
         self.reset()
 
-    def update(self, pred: Any, gt: Any, ignore: Any = None) -> float:
+    def measure(self, pred: Any, gt: Any, ignore: Any = None) -> dict[str, Any]:
         inter, union = iou_counts(pred, gt, threshold=self.threshold, ignore=ignore)
-        self._inter += inter
-        self._union += union
-        value = inter / union if union else math.nan
-        self._values.append(value)
-        return value
+        return {"iou": inter / union if union else math.nan, "intersection": inter, "union": union}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._inter += int(stats["intersection"])
+        self._union += int(stats["union"])
+        self._values.append(float(stats["iou"]))
+
+    def update(self, pred: Any, gt: Any, ignore: Any = None) -> float:
+        stats = self.measure(pred, gt, ignore)
+        self.add(stats)
+        return stats["iou"]
 
     def compute(self) -> dict[str, Any]:
         vals = np.asarray(self._values, dtype=np.float64)
@@ -235,11 +241,18 @@ class VOCMeanIoU(Metric):
                 raise ValueError(f"mean_over: expected class indices in [0, {self.num_classes}), got {list(mean_over)}")
         self.reset()
 
+    def measure(self, pred: Any, gt: Any) -> dict[str, Any]:
+        r = intersect_and_union(pred, gt, self.num_classes, self.ignore_index)
+        return {k: np.asarray(r[k]).astype(np.int64).tolist() for k in self._totals}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        for k in self._totals:
+            self._totals[k] += np.asarray(stats[k], dtype=np.int64)
+        self._n += 1
+
     def update(self, pred: Any, gt: Any) -> dict[str, np.ndarray]:
         r = intersect_and_union(pred, gt, self.num_classes, self.ignore_index)
-        for k in self._totals:
-            self._totals[k] += r[k]
-        self._n += 1
+        self.add(r)
         return r
 
     def compute(self) -> dict[str, Any]:
@@ -335,14 +348,20 @@ class BER(Metric):
         self.nan_policy = check_nan_policy(nan_policy)
         self.reset()
 
+    def measure(self, pred: Any, gt: Any) -> dict[str, Any]:
+        counts = ber_counts(pred, gt, threshold=self.threshold)
+        return {**counts, **_ber_from_counts(**counts)}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        for k in self._totals:
+            self._totals[k] += int(stats[k])
+        for k in self._per_image:
+            self._per_image[k].append(float(stats[k]))
+
     def update(self, pred: Any, gt: Any) -> float:
-        c = ber_counts(pred, gt, threshold=self.threshold)
-        for k, v in c.items():
-            self._totals[k] += v
-        per = _ber_from_counts(**c)
-        for k, v in per.items():
-            self._per_image[k].append(v)
-        return per["ber"]
+        stats = self.measure(pred, gt)
+        self.add(stats)
+        return stats["ber"]
 
     def compute(self) -> dict[str, Any]:
         vals = np.asarray(self._per_image["ber"], dtype=np.float64)

@@ -322,10 +322,16 @@ class SMeasure(Metric):
         self.alpha = alpha
         self._values: list[float] = []
 
+    def measure(self, pred: Any, gt: Any) -> dict[str, float]:
+        return {"sm": float(s_measure(pred, gt, alpha=self.alpha))}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._values.append(stats["sm"])
+
     def update(self, pred: Any, gt: Any) -> float:
-        v = s_measure(pred, gt, alpha=self.alpha)
-        self._values.append(v)
-        return v
+        stats = self.measure(pred, gt)
+        self.add(stats)
+        return stats["sm"]
 
     def compute(self) -> dict[str, Any]:
         return {"sm": _mean(self._values), "n": len(self._values)}
@@ -346,10 +352,17 @@ class EMeasure(Metric):
         self._adp: list[float] = []
         self._curves: list[np.ndarray] = []
 
+    def measure(self, pred: Any, gt: Any) -> dict[str, Any]:
+        r = e_measure(pred, gt)
+        return {"adp": float(r["adp"]), "curve": np.asarray(r["curve"], dtype=np.float64).tolist()}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._adp.append(float(stats["adp"]))
+        self._curves.append(np.asarray(stats["curve"], dtype=np.float64))
+
     def update(self, pred: Any, gt: Any) -> dict[str, Any]:
         r = e_measure(pred, gt)
-        self._adp.append(r["adp"])
-        self._curves.append(r["curve"])
+        self.add(r)
         return r
 
     def compute(self) -> dict[str, Any]:
@@ -381,12 +394,20 @@ class FMeasure(Metric):
         self._p: list[np.ndarray] = []
         self._r: list[np.ndarray] = []
 
+    def measure(self, pred: Any, gt: Any) -> dict[str, Any]:
+        r = f_measure(pred, gt, beta2=self.beta2)
+        return {"adp": float(r["adp"]),
+                **{k: np.asarray(r[k], dtype=np.float64).tolist() for k in ("curve", "precision", "recall")}}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._adp.append(float(stats["adp"]))
+        self._curves.append(np.asarray(stats["curve"], dtype=np.float64))
+        self._p.append(np.asarray(stats["precision"], dtype=np.float64))
+        self._r.append(np.asarray(stats["recall"], dtype=np.float64))
+
     def update(self, pred: Any, gt: Any) -> dict[str, Any]:
         r = f_measure(pred, gt, beta2=self.beta2)
-        self._adp.append(r["adp"])
-        self._curves.append(r["curve"])
-        self._p.append(r["precision"])
-        self._r.append(r["recall"])
+        self.add(r)
         return r
 
     def compute(self) -> dict[str, Any]:
@@ -412,10 +433,16 @@ class WeightedFMeasure(Metric):
         self.beta2 = beta2
         self._values: list[float] = []
 
+    def measure(self, pred: Any, gt: Any) -> dict[str, float]:
+        return {"wfm": float(weighted_f_measure(pred, gt, beta2=self.beta2))}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._values.append(stats["wfm"])
+
     def update(self, pred: Any, gt: Any) -> float:
-        v = weighted_f_measure(pred, gt, beta2=self.beta2)
-        self._values.append(v)
-        return v
+        stats = self.measure(pred, gt)
+        self.add(stats)
+        return stats["wfm"]
 
     def compute(self) -> dict[str, Any]:
         return {"wfm": _mean(self._values), "n": len(self._values)}
@@ -430,10 +457,16 @@ class MAE(Metric):
     def __init__(self) -> None:
         self._values: list[float] = []
 
+    def measure(self, pred: Any, gt: Any) -> dict[str, float]:
+        return {"mae": float(mae(pred, gt))}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._values.append(stats["mae"])
+
     def update(self, pred: Any, gt: Any) -> float:
-        v = mae(pred, gt)
-        self._values.append(v)
-        return v
+        stats = self.measure(pred, gt)
+        self.add(stats)
+        return stats["mae"]
 
     def compute(self) -> dict[str, Any]:
         return {"mae": _mean(self._values), "n": len(self._values)}
@@ -454,10 +487,16 @@ class HCE(Metric):
         self.threshold = threshold
         self._values: list[int] = []
 
+    def measure(self, pred: Any, gt: Any, skeleton: Any = None) -> dict[str, float]:
+        return {"hce": float(hce(pred, gt, relax=self.relax, epsilon=self.epsilon, threshold=self.threshold, skeleton=skeleton))}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        self._values.append(stats["hce"])
+
     def update(self, pred: Any, gt: Any, skeleton: Any = None) -> int:
-        v = hce(pred, gt, relax=self.relax, epsilon=self.epsilon, threshold=self.threshold, skeleton=skeleton)
-        self._values.append(v)
-        return v
+        stats = self.measure(pred, gt, skeleton)
+        self.add(stats)
+        return int(stats['hce'])
 
     def compute(self) -> dict[str, Any]:
         return {"hce": _mean(self._values), "n": len(self._values)}
@@ -510,6 +549,16 @@ class SODMetrics(Metric):
             self._acc["mae"] = MAE()
         if "hce" in metrics:
             self._acc["hce"] = HCE(relax, epsilon, hce_threshold)
+
+    def measure(self, pred: Any, gt: Any, skeleton: Any = None) -> dict[str, Any]:
+        """``{member: member.measure(...)}`` for each enabled member (``sm``, ``em``, ``fm``...)."""
+        p, g = _prepare(pred, gt)
+        return {name: (acc.measure(p, g, skeleton=skeleton) if name == "hce" else acc.measure(p, g))
+                for name, acc in self._acc.items()}
+
+    def add(self, stats: dict[str, Any]) -> None:
+        for name, acc in self._acc.items():
+            acc.add(stats[name])
 
     def update(self, pred: Any, gt: Any, skeleton: Any = None) -> dict[str, float]:
         p, g = _prepare(pred, gt)  # validate once; members re-check cheaply
