@@ -6,8 +6,7 @@ import argparse
 import torch
 
 import sam_repro
-from sam_repro.backbones import get_backbone
-from sam_repro.backbones.checkpoints import locate
+from sam_repro.backbones.weights import weights_present
 
 
 def add_segmenter_arguments(parser: argparse.ArgumentParser, device: str, size: int) -> None:
@@ -23,5 +22,5 @@ def load_benchmark_segmenter(args: argparse.Namespace):
     """(segmenter, random_init): the backbone's weights when present, else random ones (timing only)."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    random_init = args.random_init or locate(get_backbone(args.backbone)) is None
+    random_init = args.random_init or not weights_present(args.backbone)
     return sam_repro.load_segmenter(args.backbone, device=args.device, random_init=random_init), random_init

@@ -12,8 +12,7 @@ import tempfile
 import time
 
 import sam_repro
-from sam_repro.backbones import get_backbone
-from sam_repro.backbones.checkpoints import locate
+from sam_repro.backbones.weights import weights_present
 from sam_repro.data import open_dataset
 from sam_repro.eval.harness import evaluate
 from sam_repro.eval.interactive import InteractiveProtocol
@@ -28,7 +27,7 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--min-object-area", type=int, default=64)
     args = parser.parse_args()
-    random_init = locate(get_backbone(args.backbone)) is None
+    random_init = not weights_present(args.backbone)
     segmenter = sam_repro.load_segmenter(args.backbone, device="cpu", random_init=random_init)
     dataset = open_dataset(args.family, "test")
     protocols = [("tight box", TIGHT_BOX),

@@ -17,7 +17,6 @@ from sam_repro.backbones import (
     ChecksumError,
     WeightsNotFoundError,
     build_sam,
-    fetch,
     get_backbone,
     list_backbones,
     load_strict,
@@ -26,6 +25,9 @@ from sam_repro.backbones import (
     sha256_file,
 )
 from sam_repro.backbones.registry import TINY_CONFIG
+from sam_repro.backbones.weights import (
+    RECORDED_DIGESTS, WeightsEntry, expected_sha256, fetch_weights, get_weights, recorded_digests,
+)
 from sam_repro.methods.sam import load_sam_model
 
 
@@ -167,7 +169,7 @@ def test_missing_official_weights_say_where_to_put_them(tmp_path: Path, monkeypa
     with pytest.raises(WeightsNotFoundError) as info:
         load_sam_model("vit_l", device="cpu")
     message = str(info.value)
-    assert "sam-repro weights fetch vit_l" in message and str(tmp_path / "sam_vit_l_0b3195.pth") in message
+    assert "sam-repro weights fetch sam:vit_l" in message and str(tmp_path / "sam_vit_l_0b3195.pth") in message
 
 
 def test_explicit_checkpoint_loads_strictly(micro_checkpoint) -> None:
@@ -187,12 +189,9 @@ def _serve(directory: Path):
     return server
 
 
-def _spec_for(url: str, sha256: str) -> BackboneSpec:
-    return BackboneSpec(
-        name="served", config=get_backbone("micro").config, description="test",
-        checkpoint=CheckpointSpec(filename="served.pt", url=url, sha256=sha256, size_bytes=None,
-                                  license="test", paper="test"),
-    )
+def _entry_for(url: str, sha256: str | None) -> WeightsEntry:
+    return WeightsEntry("sam", "served", CheckpointSpec(filename="served.pt", url=url, sha256=sha256, size_bytes=None,
+                                                        license="test", paper="test"))
 
 
 def test_fetch_downloads_and_verifies_from_a_loopback_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,12 +202,47 @@ def test_fetch_downloads_and_verifies_from_a_loopback_server(tmp_path: Path, mon
     server = _serve(served)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/served.pt"
-        path = fetch(_spec_for(url, digest), progressbar=False)
+        path = fetch_weights(_entry_for(url, digest), progressbar=False)
         assert path == tmp_path / "cache" / "served.pt" and sha256_file(path) == digest
         with pytest.raises(CheckpointError, match="did not match"):
-            fetch(_spec_for(url.replace("served.pt", "served.pt?x"), "1" * 64), progressbar=False)
+            fetch_weights(_entry_for(url.replace("served.pt", "served.pt?x"), "1" * 64), progressbar=False)
     finally:
         server.shutdown()
+
+
+def test_first_download_of_an_unpublished_file_records_its_digest_and_later_loads_check_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No sha256 is published (HQ-SAM's official files): trust on first use, then verify."""
+    served = tmp_path / "served"
+    served.mkdir()
+    digest = save_checkpoint(build_sam(get_backbone("micro").config, seed=0), served / "served.pt")
+    monkeypatch.setenv("SAM_REPRO_WEIGHTS", str(tmp_path / "cache"))
+    server = _serve(served)
+    try:
+        entry = _entry_for(f"http://127.0.0.1:{server.server_address[1]}/served.pt", None)
+        assert expected_sha256(entry) is None
+        path = fetch_weights(entry, progressbar=False)
+    finally:
+        server.shutdown()
+    assert recorded_digests() == {"served.pt": digest} and (tmp_path / "cache" / RECORDED_DIGESTS).is_file()
+    assert expected_sha256(entry) == digest
+    path.write_bytes(b"swapped after the download")
+    with pytest.raises(ChecksumError, match=digest):
+        read_state_dict(path, expected_sha256=expected_sha256(entry))
+
+
+def test_official_hq_sam_file_is_checked_against_the_recorded_digest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load of an official HQ-SAM file checks the digest its first download recorded."""
+    import sam_repro
+    from sam_repro.backbones.weights import record_digest
+
+    monkeypatch.setenv("SAM_REPRO_WEIGHTS", str(tmp_path))
+    (tmp_path / "sam_hq_vit_b.pth").write_bytes(b"not what was downloaded")
+    record_digest("sam_hq_vit_b.pth", "ab" * 32)
+    assert expected_sha256(get_weights("hqsam", "vit_b")) == "ab" * 32
+    with pytest.raises(ChecksumError, match="ab" * 32):
+        sam_repro.load_segmenter("hqsam:vit_b", device="cpu")
 
 
 def test_fetch_without_network_fails_fast_with_manual_instructions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,7 +254,7 @@ def test_fetch_without_network_fails_fast_with_manual_instructions(tmp_path: Pat
     monkeypatch.setenv("SAM_REPRO_WEIGHTS", str(tmp_path))
     monkeypatch.setattr(pooch, "retrieve", offline)
     with pytest.raises(CheckpointError) as info:
-        fetch(get_backbone("vit_b"), progressbar=False)
+        fetch_weights(get_weights("sam", "vit_b"), progressbar=False)
     message = str(info.value)
     assert "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth" in message
     assert str(tmp_path / "sam_vit_b_01ec64.pth") in message

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sam_repro.backbones import SamEngine, build_sam, get_backbone
+from sam_repro.backbones.engine import SamWithDecoderInputs
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +91,53 @@ def test_batched_decode_matches_one_by_one(model) -> None:
     assert engine.stats.decoder_calls == 4 and engine.stats.decoded_prompts == 6 and engine.stats.encoder_passes == 1
 
 
-def test_intermediate_block_outputs_are_captured(model) -> None:
-    engine = SamEngine(model, capture_blocks=(0,))
-    embedding = engine.embed(_image(7))
-    assert embedding.intermediates[0].shape == (1, 8, 8, 64)  # micro: 128 px / 16 = 8, embed dim 64
-    with pytest.raises(ValueError, match="capture_blocks"):
-        SamEngine(model, capture_blocks=(5,))
+class _RecordingDecoder(torch.nn.Module):
+    """Wraps a SAM decoder and records the extra keyword inputs it receives."""
+
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder = decoder
+        self.received: list[dict] = []
+
+    def forward(self, *, scale: torch.Tensor, flip: bool = False, **kwargs):
+        self.received.append({"scale": scale, "flip": flip})
+        masks, iou = self.decoder(**kwargs)
+        return (-masks if flip else masks) * scale.reshape(()), iou
+
+
+class _SamWithScale(SamWithDecoderInputs):
+    """A toy model whose decoder needs a per-image input (the image's mean, as a (1,) tensor per image)."""
+
+    decoder_inputs_tag = "scale"
+
+    def encode(self, images):
+        return self.image_encoder(images), {"scale": images.mean(dim=(1, 2, 3)).abs() + 1.0}
+
+
+def _scaled_model(model) -> _SamWithScale:
+    return _SamWithScale(model.image_encoder, model.prompt_encoder, _RecordingDecoder(model.mask_decoder)).eval()
+
+
+def test_per_image_decoder_inputs_are_computed_once_cached_and_passed_on_every_decode(model, tmp_path) -> None:
+    scaled = _scaled_model(model)
+    engine = SamEngine(scaled, disk_cache=tmp_path)
+    image = _image(7)
+    embedding = engine.embed(image)
+    assert set(embedding.decoder_inputs) == {"scale"} and embedding.decoder_inputs["scale"].shape == (1,)
+    assert engine.embed(image) is embedding and engine.stats.encoder_passes == 1
+    points, labels = np.array([[[5.0, 5.0]]]), np.array([[1]])
+    low_res, _ = engine.decode(embedding, points=points, labels=labels)
+    flipped, _ = engine.decode(embedding, points=points, labels=labels, decoder_options={"flip": True})
+    assert len(scaled.mask_decoder.received) == 2
+    assert torch.equal(scaled.mask_decoder.received[0]["scale"], embedding.decoder_inputs["scale"])
+    assert torch.equal(flipped, -low_res)  # decoder options reach the decoder as keyword arguments
+    plain_low_res, _ = SamEngine(model).decode(SamEngine(model).embed(image), points=points, labels=labels)
+    torch.testing.assert_close(low_res, plain_low_res * embedding.decoder_inputs["scale"])
+    # the disk cache keeps the inputs; a plain SAM engine with the same weights never reads them
+    fresh = SamEngine(scaled, weights_id=engine.weights_id, disk_cache=tmp_path)
+    again = fresh.embed(image)
+    assert fresh.stats.disk_hits == 1 and torch.equal(again.decoder_inputs["scale"], embedding.decoder_inputs["scale"])
+    assert SamEngine(model, weights_id=engine.weights_id).key(image) != engine.key(image)
 
 
 def test_decode_with_grad_keeps_the_graph(model) -> None:

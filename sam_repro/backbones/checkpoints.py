@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from sam_repro.hashing import sha256_file  # noqa: F401  (re-exported)
-from sam_repro.backbones.specs import BackboneSpec, CheckpointSpec
+from sam_repro.backbones.specs import CheckpointSpec
 from sam_repro.paths import weights_dir
 
 
@@ -166,94 +166,3 @@ def save_checkpoint(model_or_state: torch.nn.Module | Mapping[str, torch.Tensor]
 def cached_path(checkpoint: CheckpointSpec) -> Path:
     """Where a downloadable checkpoint lives in the weights cache."""
     return weights_dir() / checkpoint.filename
-
-
-def locate(spec: BackboneSpec) -> Path | None:
-    """The local file of a backbone's weights (shipped or cached), or None if absent."""
-    ckpt = spec.checkpoint
-    if ckpt is None:
-        return None
-    candidates = [ckpt.shipped] if ckpt.shipped is not None else []
-    candidates.append(cached_path(ckpt))
-    return next((p for p in candidates if p is not None and p.is_file()), None)
-
-
-def resolve_checkpoint(spec: BackboneSpec, checkpoint: str | os.PathLike | None) -> tuple[Path, str | None]:
-    """Decide which file to load for ``spec`` and which sha256 it must have.
-
-    Args:
-        checkpoint: an explicit file, or None for the registry's (shipped or cached) file.
-
-    Returns:
-        (path, expected sha256 or None). An explicit file is verified against the registry's sha256
-        only when it carries the registry's file name (a fine-tuned file under another name is not).
-
-    Raises:
-        WeightsNotFoundError: no file; the message says how to get it and where to put it.
-    """
-    ckpt = spec.checkpoint
-    if checkpoint is not None:
-        path = Path(checkpoint).expanduser()
-        if not path.is_file():
-            raise WeightsNotFoundError(f"checkpoint={str(checkpoint)!r}: no such file")
-        expected = ckpt.sha256 if ckpt is not None and path.name == ckpt.filename else None
-        return path, expected
-    if ckpt is None:
-        raise WeightsNotFoundError(
-            f"backbone {spec.name!r} has no registered weights; pass checkpoint=PATH or random_init=True"
-        )
-    path = locate(spec)
-    if path is None:
-        if ckpt.url is None:
-            raise WeightsNotFoundError(
-                f"the weights of backbone {spec.name!r} are missing ({ckpt.shipped}); "
-                f"regenerate them with `{ckpt.regenerate}`"
-            )
-        raise WeightsNotFoundError(
-            f"the weights of backbone {spec.name!r} are not on this machine. Run `sam-repro weights fetch "
-            f"{spec.name}`, or download {ckpt.url} yourself and put it at {cached_path(ckpt)} "
-            "(set SAM_REPRO_WEIGHTS to move the weights directory)."
-        )
-    return path, ckpt.sha256
-
-
-def fetch(spec: BackboneSpec, timeout: float = 10.0, progressbar: bool = True) -> Path:
-    """Download a backbone's checkpoint into the weights cache, verifying its sha256.
-
-    Already-present, verified files are not downloaded again. With no network the download fails
-    after at most ``timeout`` seconds of connecting.
-
-    Raises:
-        CheckpointError: nothing to download (shipped weights), or the download failed (the message
-            names the URL and the path to put a manually downloaded file at).
-        ChecksumError: the downloaded file has the wrong hash (it is deleted).
-    """
-    ckpt = spec.checkpoint
-    if ckpt is None or ckpt.url is None:
-        where = ckpt.shipped if ckpt is not None else None
-        raise CheckpointError(f"backbone {spec.name!r} has nothing to download (weights: {where or 'none'})")
-    target = cached_path(ckpt)
-    if target.is_file() and (ckpt.sha256 is None or sha256_file(target) == ckpt.sha256):
-        return target
-    import pooch
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
-    try:
-        fetched = pooch.retrieve(
-            url=ckpt.url,
-            known_hash=f"sha256:{ckpt.sha256}" if ckpt.sha256 else None,
-            fname=ckpt.filename,
-            path=target.parent,
-            downloader=downloader,
-        )
-    except ValueError as error:  # pooch reports hash mismatches as ValueError and removes the file
-        if "hash" in str(error).lower():
-            raise CheckpointError(f"download of {ckpt.url} did not match sha256 {ckpt.sha256}: {error}") from error
-        raise
-    except Exception as error:  # requests' connection errors, timeouts, HTTP errors
-        raise CheckpointError(
-            f"could not download {ckpt.url} ({type(error).__name__}: {error}). If this machine has no "
-            f"network, download the file elsewhere and put it at {target} (sha256 {ckpt.sha256})."
-        ) from error
-    return Path(fetched)

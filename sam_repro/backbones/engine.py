@@ -13,9 +13,11 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from segment_anything.modeling import Sam
 
 
 @dataclass
@@ -35,24 +37,57 @@ class ImageEmbedding:
     """An embedded image.
 
     Attributes:
-        key: cache key (image content + encoder weights).
-        features: (1, C, g, g) image embedding (C = prompt dim, g = img_size / patch_size).
+        key: cache key (image content + encoder weights + the model's decoder-input kind).
+        features: (1, C, g, g) image embedding (C = prompt dim, g = img_size / encoder stride).
         input_size: (h, w) of the image after ``ResizeLongestSide``, before padding.
         original_size: (H, W) of the image as given.
-        intermediates: outputs of the ViT blocks named in ``capture_blocks``, each (1, g, g, D)
-            (HQ-SAM fuses the first global-attention block's output).
+        decoder_inputs: per-image inputs of the mask decoder beyond the embedding, computed with it
+            (:meth:`SamWithDecoderInputs.encode`) and passed to the decoder as keyword arguments on
+            every decode; each tensor has the image batch (1) as its first dimension (HQ-SAM:
+            ``early_features`` (1, g, g, D)). Empty for plain SAM.
     """
 
     key: str
     features: torch.Tensor
     input_size: tuple[int, int]
     original_size: tuple[int, int]
-    intermediates: dict[int, torch.Tensor] = field(default_factory=dict)
+    decoder_inputs: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        tensors = [self.features, *self.intermediates.values()]
+        tensors = [self.features, *self.decoder_inputs.values()]
         return sum(t.element_size() * t.nelement() for t in tensors)
+
+
+class SamWithDecoderInputs(Sam):
+    """A ``Sam`` whose mask decoder needs per-image inputs beyond the image embedding (the engine's one
+    extension point: HQ-SAM's early ViT feature, Pi-SAM's image at input resolution...).
+
+    Subclasses implement :meth:`encode`; the engine calls it once per image, caches what it returns with
+    the embedding, and passes the extra inputs to ``mask_decoder(...)`` as keyword arguments on every
+    decode. ``decoder_inputs_tag`` names the kind of extra inputs in cache keys, so an embedding cached
+    (on disk) by a model that computes other inputs is never served.
+    """
+
+    decoder_inputs_tag: str = ""
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Preprocessed (N, 3, S, S) images -> embeddings (N, C, g, g) and the decoder's extra inputs,
+        each a tensor with N as its first dimension."""
+        raise NotImplementedError
+
+
+def encode_images(model: Sam, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Preprocessed (N, 3, S, S) images -> embeddings (N, C, g, g) and the mask decoder's extra inputs
+    ({} for plain SAM): the one place the package runs a SAM's image encoder for decoding."""
+    if isinstance(model, SamWithDecoderInputs):
+        return model.encode(images)
+    return model.image_encoder(images), {}
+
+
+def select_decoder_inputs(decoder_inputs: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+    """The extra decoder inputs of image ``index`` of a batch (first dimension kept, of size 1)."""
+    return {name: value[index : index + 1] for name, value in decoder_inputs.items()}
 
 
 def parameter_fingerprint(module: torch.nn.Module) -> str:
@@ -81,12 +116,10 @@ class SamEngine:
             computes a fingerprint of the encoder's parameters.
         cache_entries / cache_bytes: in-memory LRU bounds (0 entries disables the memory cache).
         disk_cache: a directory to mirror embeddings in (files written atomically), or None.
-        capture_blocks: indexes of ViT blocks whose outputs to keep with each embedding.
     """
 
     def __init__(self, model: torch.nn.Module, weights_id: str | None = None, *, cache_entries: int = 16,
-                 cache_bytes: int = 512 << 20, disk_cache: str | os.PathLike | None = None,
-                 capture_blocks: tuple[int, ...] = ()):
+                 cache_bytes: int = 512 << 20, disk_cache: str | os.PathLike | None = None):
         from segment_anything.utils.transforms import ResizeLongestSide
 
         self.model = model
@@ -95,10 +128,6 @@ class SamEngine:
         self.cache_entries = cache_entries
         self.cache_bytes = cache_bytes
         self.disk_cache = Path(disk_cache) if disk_cache is not None else None
-        self.capture_blocks = tuple(capture_blocks)
-        n_blocks = len(model.image_encoder.blocks)
-        if any(not 0 <= i < n_blocks for i in self.capture_blocks):
-            raise ValueError(f"capture_blocks={self.capture_blocks}: the encoder has blocks 0..{n_blocks - 1}")
         self.stats = EngineStats()
         self._cache: OrderedDict[str, ImageEmbedding] = OrderedDict()
 
@@ -120,7 +149,8 @@ class SamEngine:
         self._cache.clear()
 
     def key(self, image: np.ndarray) -> str:
-        return f"{self.weights_id[:16]}-{image_fingerprint(image)[:32]}"
+        tag = self.model.decoder_inputs_tag if isinstance(self.model, SamWithDecoderInputs) else ""
+        return f"{self.weights_id[:16]}-{image_fingerprint(image)[:32]}" + (f"-{tag}" if tag else "")
 
     # -- encoding ------------------------------------------------------------------------------
     def embed(self, image: np.ndarray) -> ImageEmbedding:
@@ -149,25 +179,14 @@ class SamEngine:
         """
         resized = self.transform.apply_image(image)
         tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
-        captured: dict[int, torch.Tensor] = {}
-        handles = [
-            self.model.image_encoder.blocks[i].register_forward_hook(
-                lambda _m, _in, out, i=i: captured.__setitem__(i, out.detach())
-            )
-            for i in self.capture_blocks
-        ]
-        try:
-            features = self.model.image_encoder(self.model.preprocess(tensor))
-        finally:
-            for handle in handles:
-                handle.remove()
+        features, decoder_inputs = encode_images(self.model, self.model.preprocess(tensor))
         self.stats.encoder_passes += 1
         return ImageEmbedding(
             key=key or self.key(image),
             features=features,
             input_size=(int(tensor.shape[-2]), int(tensor.shape[-1])),
             original_size=(int(image.shape[0]), int(image.shape[1])),
-            intermediates=captured,
+            decoder_inputs={name: value.detach() for name, value in decoder_inputs.items()},
         )
 
     def _remember(self, embedding: ImageEmbedding) -> None:
@@ -191,12 +210,13 @@ class SamEngine:
             return None
         try:
             data = torch.load(path, map_location=self.device, weights_only=True)
+            data["decoder_inputs"]
         except Exception:
-            return None  # a damaged cache file is recomputed, never trusted
+            return None  # a damaged (or older-format) cache file is recomputed, never trusted
         return ImageEmbedding(
             key=key, features=data["features"], input_size=tuple(data["input_size"]),
             original_size=tuple(data["original_size"]),
-            intermediates={int(k): v for k, v in data["intermediates"].items()},
+            decoder_inputs=dict(data["decoder_inputs"]),
         )
 
     def _write_disk(self, embedding: ImageEmbedding) -> None:
@@ -210,7 +230,7 @@ class SamEngine:
                 "features": embedding.features.cpu(),
                 "input_size": list(embedding.input_size),
                 "original_size": list(embedding.original_size),
-                "intermediates": {str(k): v.cpu() for k, v in embedding.intermediates.items()},
+                "decoder_inputs": {name: value.cpu() for name, value in embedding.decoder_inputs.items()},
             },
             tmp,
         )
@@ -219,8 +239,12 @@ class SamEngine:
     # -- decoding ------------------------------------------------------------------------------
     def decode(self, embedding: ImageEmbedding, points: np.ndarray | None = None, labels: np.ndarray | None = None,
                boxes: np.ndarray | None = None, mask_input: np.ndarray | torch.Tensor | None = None,
-               multimask: bool = False, grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+               multimask: bool = False, grad: bool = False,
+               decoder_options: dict[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode a batch of B prompts against one embedding.
+
+        The mask decoder receives the embedding's ``decoder_inputs`` and ``decoder_options`` as keyword
+        arguments (e.g. HQ-SAM's ``early_features`` and ``hq_token_only``).
 
         Args:
             points: (B, N, 2) xy in original-image pixels, with ``labels`` (B, N) in {0, 1}.
@@ -254,6 +278,8 @@ class SamEngine:
                 sparse_prompt_embeddings=sparse,
                 dense_prompt_embeddings=dense,
                 multimask_output=multimask,
+                **embedding.decoder_inputs,
+                **(decoder_options or {}),
             )
         self.stats.decoder_calls += 1
         self.stats.decoded_prompts += int(low_res.shape[0])

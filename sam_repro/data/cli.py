@@ -19,7 +19,7 @@ from sam_repro.paths import data_dir, weights_dir
 
 
 def _error(message: str) -> Exception:
-    from sam_repro.cli import CommandError
+    from sam_repro.errors import CommandError
 
     return CommandError(message)
 

@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from sam_repro.cli import CommandError
+    from sam_repro.errors import CommandError
     from sam_repro.reproduce.profiles import load_profile
     from sam_repro.reproduce.runner import RESULTS_DIR, discover, missing_requirements, run_profile
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from sam_repro.reproduce.notebook_io import write_json_atomic
+from sam_repro.files import write_json_atomic
 
 PAPER_TABLES_DIR = Path(__file__).resolve().parent / "paper_tables"
 RESULTS_FILE = "results.json"

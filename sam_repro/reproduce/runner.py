@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sam_repro.paths import REPO_ROOT
-from sam_repro.reproduce.notebook_io import write_json_atomic
+from sam_repro.files import write_json_atomic
 from sam_repro.reproduce.profiles import Profile
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -126,8 +126,8 @@ def missing_requirements(profile: Profile) -> list[str]:
     ``requires`` keys: ``backbones`` (registry names: shipped or cached weights), ``checkpoints`` and
     ``datasets`` (names in ``data_manifest.yaml``). Unknown names are reported too.
     """
-    from sam_repro.backbones.checkpoints import locate
     from sam_repro.backbones.registry import get_backbone
+    from sam_repro.backbones.weights import get_weights, locate_weights
 
     missing: list[str] = []
     for name in profile.requires.get("backbones", []):
@@ -136,7 +136,8 @@ def missing_requirements(profile: Profile) -> list[str]:
         except KeyError as error:
             missing.append(f"backbone {name}: {error}")
             continue
-        if spec.checkpoint is not None and locate(spec) is None:
+        entry = get_weights("sam", spec.name)
+        if entry is not None and locate_weights(entry) is None:
             missing.append(f"backbone {name}: weights not found; run `sam-repro weights fetch {name}`")
     names = {"checkpoints": profile.requires.get("checkpoints", []), "datasets": profile.requires.get("datasets", [])}
     if names["checkpoints"] or names["datasets"]:

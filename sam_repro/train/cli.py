@@ -7,7 +7,7 @@ from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from sam_repro.train.hq_sam import HqSamTrainConfig
+    from sam_repro.train.hqsam import HqSamTrainConfig
     from sam_repro.train.tiny_sam import TinySamTrainConfig
 
     train = subparsers.add_parser("train", help="train the embedded world's models")
@@ -16,14 +16,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tiny = models.add_parser("tiny-sam", help="the tiny SAM (default backbone) on the synthetic generic pool",
                              description="Train the tiny SAM; every hyperparameter of TinySamTrainConfig is an option.")
     _add_config_options(tiny, TinySamTrainConfig)
-    tiny.add_argument("--no-resume", action="store_true", help="start over even if run-dir holds a state")
+    _add_run_options(tiny)
     tiny.set_defaults(handler=_train_tiny_sam)
-    hq = models.add_parser("hq-sam", help="HQ-SAM's HQ parts on top of the frozen tiny SAM (hq_sam_tiny.pt)",
+    # `hqsam` is the method's name everywhere; `hq-sam` is kept as an alias (the v2-era shipped file records it)
+    hq = models.add_parser("hqsam", aliases=["hq-sam"],
+                           help="HQ-SAM's HQ parts on top of the frozen tiny SAM (hq_sam_tiny.pt)",
                            description="Train HQ-SAM's HQ parts on the synthetic HQSeg-44K stand-in (thin + salient "
                                        "train splits); every hyperparameter of HqSamTrainConfig is an option.")
     _add_config_options(hq, HqSamTrainConfig)
-    hq.add_argument("--no-resume", action="store_true", help="start over even if run-dir holds a state")
+    _add_run_options(hq)
     hq.set_defaults(handler=_train_hq_sam)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-resume", action="store_true", help="start over even if run-dir holds a state")
+    parser.add_argument("--stop-after", type=int, default=None, metavar="STEPS",
+                        help="stop after this many steps of this call (the state is saved; run the same command "
+                             "again to resume): how a long run is split across sessions")
 
 
 def _parse_bool(text: str) -> bool:
@@ -52,18 +61,25 @@ def _config_from(args: argparse.Namespace, config_class: type) -> Any:
 
 
 def _train_tiny_sam(args: argparse.Namespace) -> int:
-    from sam_repro.backbones.checkpoints import sha256_file
     from sam_repro.train.tiny_sam import TinySamTrainConfig, train_tiny_sam
 
-    path = train_tiny_sam(_config_from(args, TinySamTrainConfig), resume=not args.no_resume)
-    print(f"wrote {path} (sha256 {sha256_file(path)})")
-    return 0
+    path = train_tiny_sam(_config_from(args, TinySamTrainConfig), resume=not args.no_resume,
+                          stop_after=args.stop_after)
+    return _report(path, args)
 
 
 def _train_hq_sam(args: argparse.Namespace) -> int:
-    from sam_repro.backbones.checkpoints import sha256_file
-    from sam_repro.train.hq_sam import HqSamTrainConfig, train_hq_sam
+    from sam_repro.train.hqsam import HqSamTrainConfig, train_hq_sam
 
-    path = train_hq_sam(_config_from(args, HqSamTrainConfig), resume=not args.no_resume)
-    print(f"wrote {path} (sha256 {sha256_file(path)})")
+    path = train_hq_sam(_config_from(args, HqSamTrainConfig), resume=not args.no_resume, stop_after=args.stop_after)
+    return _report(path, args)
+
+
+def _report(path, args: argparse.Namespace) -> int:
+    from sam_repro.backbones.checkpoints import sha256_file
+
+    if path is None:
+        print(f"stopped after {args.stop_after} steps; the state is in {args.run_dir}: run the same command to resume")
+    else:
+        print(f"wrote {path} (sha256 {sha256_file(path)})")
     return 0

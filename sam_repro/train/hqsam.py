@@ -4,7 +4,7 @@ Recipe of HQ-SAM (Ke et al., NeurIPS 2023; SysCV/sam-hq ``train/train.py``), as 
 
 * **frozen SAM**: the image encoder, prompt encoder and SAM's mask decoder keep the base weights (the
   ``backbone``'s registered SAM file, or ``base_checkpoint``); only the HQ modules are trained
-  (:func:`~sam_repro.methods.hq_sam.freeze_sam_parts`: the HQ token, its MLP and the three HQ feature
+  (:func:`~sam_repro.methods.hqsam.freeze_sam_parts`: the HQ token, its MLP and the three HQ feature
   modules);
 * **data**: the high-quality segmentation pool HQSeg-44K (DIS5K-TR, ThinObject5K-TR, FSS, DUTS-TR,
   DUTS-TE, ECSSD, MSRA10K: one object mask per image). Its embedded stand-in is the *train* splits of
@@ -64,7 +64,7 @@ Scaled-down choices and deviations (the embedded world runs on a 2-core CPU):
   family's *val* split at its full 1024 px (mIoU and boundary IoU, against plain SAM on the same
   prompts), for monitoring only: nothing is selected on it.
 
-The result is an HQ-only checkpoint (:func:`~sam_repro.methods.hq_sam.save_hq_checkpoint`: the HQ
+The result is an HQ-only checkpoint (:func:`~sam_repro.methods.hqsam.save_hq_checkpoint`: the HQ
 parameters in float32, about 0.2 MB for tiny, with the base SAM file's sha256 in its metadata), which
 ``load_segmenter("hqsam:tiny")`` loads on top of the shipped tiny SAM.
 """
@@ -80,7 +80,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sam_repro.backbones.hq_registry import TRAIN_COMMAND, get_hq_weights
+from sam_repro.backbones.weights import HQ_TRAIN_COMMAND as TRAIN_COMMAND, get_weights
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.train.common import (
     restore_rng,
@@ -149,7 +149,7 @@ class HqSamTrainConfig:
     checkpoint_every: int = 100
     run_dir: str = "runs/hq_sam"
     """training state (resumable), log.jsonl"""
-    output: str = str(get_hq_weights("tiny").checkpoint.shipped)
+    output: str = str(get_weights("hqsam", "tiny").checkpoint.shipped)
     """where the HQ-only weights go (the shipped hq_sam_tiny.pt by default)"""
     threads: int = 0
     """torch threads (0 = torch's default)"""
@@ -318,7 +318,7 @@ def decode_hq_batch(model: torch.nn.Module, embeddings: torch.Tensor, early: tor
     same computation for a batch of images (``0 + (dense + e) == e + dense`` exactly).
 
     Args:
-        embeddings: (N, C, g, g) image embeddings; early: (N, g, g, D) early ViT features.
+        embeddings: (N, C, g, g) image embeddings; early: (N, g, g, D) early features.
         kind: ``box``, ``points`` or ``mask``; prompts: N prompts of that kind (see :func:`_make_item`).
 
     Returns:
@@ -382,8 +382,8 @@ def train_hq_sam(config: HqSamTrainConfig, resume: bool = True, progress: bool =
     import cv2
     from tqdm.auto import tqdm
 
-    from sam_repro.methods.hq_sam import freeze_sam_parts, hq_state_dict, load_hq_only_state, load_hq_sam_model
-    from sam_repro.methods.hq_sam import save_hq_checkpoint
+    from sam_repro.methods.hqsam import freeze_sam_parts, hq_state_dict, load_hq_only_state, load_hq_sam_model
+    from sam_repro.methods.hqsam import save_hq_checkpoint
 
     kinds = check_config(config)
     if config.threads:
@@ -469,7 +469,8 @@ def _train_step(model: torch.nn.Module, pool: _Pool, step: int, kinds: list[str]
         image, soft = _augment(image, soft, config, size, rng)
         items.append(_make_item(model, image, soft, kinds, config, size, rng))
     with torch.no_grad():
-        embeddings, early = model.encode(torch.stack([item.image for item in items]))
+        embeddings, decoder_inputs = model.encode(torch.stack([item.image for item in items]))
+        early = decoder_inputs["early_features"]
     hq = [None] * len(items)
     sam = [None] * len(items)
     for kind in PROMPT_KINDS:
@@ -515,7 +516,7 @@ class _Evaluator:
 
     def __call__(self) -> dict[str, float]:
         from sam_repro.data import open_dataset
-        from sam_repro.methods.hq_sam import HqSamSegmenter
+        from sam_repro.methods.hqsam import HqSamSegmenter
         from sam_repro.methods.sam import SamSegmenter, load_sam_model
 
         if self.config.eval_samples < 1:

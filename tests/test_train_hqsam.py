@@ -1,4 +1,4 @@
-"""Training HQ-SAM's HQ parts (train/hq_sam.py) and the HQ-only checkpoint (methods/hq_sam.py): the loss
+"""Training HQ-SAM's HQ parts (train/hqsam.py) and the HQ-only checkpoint (methods/hqsam/): the loss
 falls, SAM stays bit-identical, the checkpoint holds only (and exactly) the HQ keys and is pinned to its
 base SAM, resuming is exact. Fast: the micro backbone on a base checkpoint written in tmp_path."""
 from __future__ import annotations
@@ -11,14 +11,14 @@ import pytest
 import torch
 
 import sam_repro
-import sam_repro.methods.hq_sam as hq_module
+import sam_repro.methods.hqsam as hq_module
 from sam_repro.backbones import build_sam, get_backbone, save_checkpoint, sha256_file
 from sam_repro.backbones.checkpoints import CheckpointError, read_checkpoint
 from sam_repro.data import CatalogEntry, Sample, SampleSet, get_entry, register
-from sam_repro.methods.hq_sam import (
+from sam_repro.methods.hqsam import (
     HQ_ONLY_FORMAT, build_hq_sam, hq_parameter_names, is_hq_parameter, load_hq_sam_model, save_hq_checkpoint,
 )
-from sam_repro.train.hq_sam import (
+from sam_repro.train.hqsam import (
     HqSamTrainConfig, _make_item, _Pool, check_config, decode_hq_batch, hq_loss, lr_factor, train_hq_sam,
 )
 from sam_repro.train.losses import bce_dice_loss, point_sample, uncertain_point_coords
@@ -167,7 +167,8 @@ def test_batched_decoding_equals_the_decoder_per_image() -> None:
     torch.manual_seed(0)
     images = torch.rand(3, 3, 128, 128) * 255
     with torch.no_grad():
-        embeddings, early = model.encode(model.preprocess(images))
+        embeddings, extra = model.encode(model.preprocess(images))
+        early = extra["early_features"]
         boxes = [np.array([10.0, 20.0, 90.0, 100.0]), np.array([0.0, 0.0, 60.0, 40.0]), np.array([50, 50, 127, 127.0])]
         hq, sam = decode_hq_batch(model, embeddings, early, "box", boxes)
         for i, box in enumerate(boxes):
@@ -290,7 +291,7 @@ def test_interrupted_run_resumes_exactly(tmp_path: Path, base: Path) -> None:
 
 
 def test_cli_builds_the_config_from_options(tmp_path: Path, base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sam_repro.train.hq_sam as trainer
+    import sam_repro.train.hqsam as trainer
     from sam_repro.cli import main
 
     seen = {}
@@ -300,7 +301,7 @@ def test_cli_builds_the_config_from_options(tmp_path: Path, base: Path, monkeypa
         return base
 
     monkeypatch.setattr(trainer, "train_hq_sam", fake)
-    assert main(["train", "hq-sam", "--backbone", "micro", "--base-checkpoint", str(base), "--steps", "7",
+    assert main(["train", "hqsam", "--backbone", "micro", "--base-checkpoint", str(base), "--steps", "7",
                  "--point-sampling", "false", "--lr-drop-at", "0.5", "--no-resume"]) == 0
     config = seen["config"]
     assert (config.backbone, config.base_checkpoint, config.steps, config.point_sampling, config.lr_drop_at) == (

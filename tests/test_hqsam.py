@@ -1,4 +1,4 @@
-"""HQ-SAM (methods/hq_sam.py): the official state-dict layout, output modes, the SAM path, the segmenter
+"""HQ-SAM (methods/hqsam/): the official state-dict layout, output modes, the SAM path, the segmenter
 interface and freezing. Fast: the micro backbone with random weights, and a vit_b-sized decoder alone."""
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import torch
 import sam_repro
 from sam_repro.backbones.build import build_sam
 from sam_repro.backbones.checkpoints import CheckpointError, WeightsNotFoundError, read_checkpoint_meta
-from sam_repro.backbones.hq_registry import TRAIN_COMMAND, get_hq_weights, list_hq_backbones, locate_hq
+from sam_repro.backbones.encoders import first_global_block
 from sam_repro.backbones.registry import get_backbone
+from sam_repro.backbones.weights import HQ_TRAIN_COMMAND, get_weights, list_weights, locate_weights
 from sam_repro.hashing import sha256_file
-from sam_repro.methods.hq_sam import (
-    HQ_ONLY_FORMAT, HqSamEngine, HqSamSegmenter, MaskDecoderHQ, SamHQ, build_hq_sam, first_global_block, freeze_sam_parts,
+from sam_repro.methods.hqsam import (
+    HQ_ONLY_FORMAT, HqSamSegmenter, MaskDecoderHQ, SamHQ, build_hq_sam, freeze_sam_parts,
     hq_parameter_names,
 )
 
@@ -87,7 +88,8 @@ def inputs(model: SamHQ):
     torch.manual_seed(0)
     image = torch.rand(1, 3, MICRO.img_size, MICRO.img_size) * 255
     with torch.no_grad():
-        features, early = model.encode(model.preprocess(image))
+        features, extra = model.encode(model.preprocess(image))
+        early = extra["early_features"]
         points = torch.tensor([[[30.0, 40.0], [90.0, 20.0]], [[64.0, 64.0], [10.0, 100.0]]])
         sparse, dense = model.prompt_encoder(points=(points, torch.tensor([[1, 0], [1, 1]])), boxes=None, masks=None)
     return dict(image_embeddings=features, image_pe=model.prompt_encoder.get_dense_pe(),
@@ -115,7 +117,7 @@ def test_full_model_keys_are_sam_keys_plus_the_hq_decoder_keys(model: SamHQ) -> 
     hq_keys = {f"mask_decoder.{k}": v for k, v in _official_hq_shapes(MICRO.prompt_embed_dim,
                                                                        MICRO.encoder_embed_dim).items()}
     assert _shapes(model.state_dict()) == {**sam_keys, **hq_keys}
-    assert model.early_block == MICRO.encoder_global_attn_indexes[0] == first_global_block(model.image_encoder)
+    assert MICRO.encoder_global_attn_indexes[0] == first_global_block(model.image_encoder)
 
 
 def test_build_hq_sam_rejects_widths_not_divisible_by_8() -> None:
@@ -203,16 +205,19 @@ def test_hq_token_only_switches_between_hq_and_sam_plus_hq(model: SamHQ, inputs,
     assert torch.equal(outputs[False][0], sam + hq)
     assert torch.equal(outputs[True][1], sam_iou) and torch.equal(outputs[False][1], sam_iou)
     assert not torch.allclose(outputs[True][0], outputs[False][0])
-    # the bound form (how the engine calls the decoder) is the same computation
-    with torch.no_grad(), decoder.bound([early], True):
-        assert torch.equal(decoder(**decoder_inputs, multimask_output=multimask)[0], hq)
-    with pytest.raises(ValueError, match="interm_embeddings"):
+    # the engine's form (early_features, as SamHQ.encode names it) is the same computation
+    with torch.no_grad():
+        assert torch.equal(decoder(**decoder_inputs, multimask_output=multimask, hq_token_only=True,
+                                   early_features=early)[0], hq)
+    with pytest.raises(ValueError, match="early_features"):
         decoder(**decoder_inputs, multimask_output=multimask)
+    with pytest.raises(ValueError, match="exactly one"):
+        decoder(**decoder_inputs, multimask_output=multimask, early_features=early, interm_embeddings=[early])
 
 
 @pytest.mark.parametrize("hq_token_only", [False, True])
 def test_segmenter_matches_the_official_style_model_forward(random_image, hq_token_only: bool) -> None:
-    """Engine path (cached embedding + bound early feature) == SamHQ.forward (official signature)."""
+    """Engine path (cached embedding + early feature as a decoder input) == SamHQ.forward (official signature)."""
     from segment_anything.utils.transforms import ResizeLongestSide
 
     segmenter = sam_repro.load_segmenter("hqsam:micro", random_init=True, seed=2, device="cpu",
@@ -316,19 +321,20 @@ def test_batch_prediction_and_caching(segmenter: HqSamSegmenter, random_image) -
     assert len(batch) == 3 and all(p.masks.shape == (1, 120, 90) for p in batch)
     single = segmenter.predict(box=boxes[1], multimask=True)
     np.testing.assert_allclose(batch[1].low_res_logits, single.low_res_logits, atol=1e-5)
-    early = segmenter.embedding.intermediates[segmenter.engine.early_block]
+    early = segmenter.embedding.decoder_inputs["early_features"]
     assert early.shape == (1, MICRO.embedding_size, MICRO.embedding_size, MICRO.encoder_embed_dim)
 
 
 def test_engine_cache_keys_differ_from_plain_sam(segmenter: HqSamSegmenter, random_image) -> None:
     from sam_repro.backbones.engine import SamEngine
 
-    plain = SamEngine(segmenter.model, weights_id=segmenter.engine.weights_id)
-    assert plain.key(random_image) != segmenter.engine.key(random_image)
-    with pytest.raises(TypeError, match="MaskDecoderHQ"):
-        HqSamEngine(build_sam(MICRO))
+    plain_model = build_sam(MICRO)
+    plain = SamEngine(plain_model, weights_id=segmenter.engine.weights_id)  # the same encoder weights id
+    assert plain.key(random_image) != segmenter.engine.key(random_image)  # but no early feature: never shared
+    with pytest.raises(TypeError, match="SamHQ"):
+        HqSamSegmenter(plain_model)
     embedding = plain.embed(random_image)  # no early feature
-    with pytest.raises(ValueError, match="early"):
+    with pytest.raises(ValueError, match="early_features"):
         segmenter.engine.decode(embedding, boxes=np.array([[15.0, 30.0, 70.0, 95.0]]))
 
 
@@ -337,18 +343,18 @@ def test_hq_registry_agrees_with_the_data_manifest() -> None:
     from sam_repro.data.manifest import load_manifest
 
     manifest = load_manifest()
-    assert list_hq_backbones() == ["tiny", "vit_b", "vit_h", "vit_l"]
+    assert [e.backbone for e in list_weights("hqsam")] == ["tiny", "vit_b", "vit_h", "vit_l"]
     for name in ("vit_b", "vit_l", "vit_h"):
-        weights = get_hq_weights(name)
+        weights = get_weights("hqsam", name)
         entry = manifest.get(weights.manifest_name)
         assert entry.resource.file == weights.checkpoint.filename == f"sam_hq_{name}.pth"
         assert weights.checkpoint.url in entry.resource.urls
         assert weights.checkpoint.sha256 is None and entry.resource.sha256 is None
-        assert entry.resource.unverified and not weights.verified
+        assert entry.resource.unverified and weights.tied_to is None
 
 
 def test_official_weights_missing_fails_fast_with_instructions() -> None:
-    with pytest.raises(WeightsNotFoundError, match=r"sam-repro data fetch sam_hq_vit_b.*lkeab/hq-sam"):
+    with pytest.raises(WeightsNotFoundError, match=r"sam-repro weights fetch hqsam:vit_b.*lkeab/hq-sam"):
         sam_repro.load_segmenter("hqsam:vit_b", device="cpu")
     with pytest.raises(WeightsNotFoundError, match="no HQ-SAM weights are registered for backbone 'micro'"):
         sam_repro.load_segmenter("hqsam:micro", device="cpu")
@@ -357,13 +363,15 @@ def test_official_weights_missing_fails_fast_with_instructions() -> None:
 
 
 def test_shipped_hq_file_matches_the_registry() -> None:
-    weights = get_hq_weights("tiny")
+    weights = get_weights("hqsam", "tiny")
     ckpt = weights.checkpoint
-    assert locate_hq(weights) == ckpt.shipped, f"regenerate with `{ckpt.regenerate}`"
+    assert locate_weights(weights) == ckpt.shipped, f"regenerate with `{ckpt.regenerate}`"
     assert sha256_file(ckpt.shipped) == ckpt.sha256 and ckpt.shipped.stat().st_size == ckpt.size_bytes
     meta = read_checkpoint_meta(ckpt.shipped)
-    assert meta["command"] == TRAIN_COMMAND and meta["format"] == HQ_ONLY_FORMAT
-    assert meta["base_sha256"] == get_backbone("tiny").checkpoint.sha256  # trained on the shipped tiny SAM
+    # the shipped v2-era file was written before the command took the method's name (`hq-sam` is its alias)
+    assert meta["command"] in (HQ_TRAIN_COMMAND, "sam-repro train hq-sam") and meta["format"] == HQ_ONLY_FORMAT
+    # trained on the shipped tiny SAM, as the registry says
+    assert meta["base_sha256"] == weights.tied_to == get_backbone("tiny").checkpoint.sha256
     assert meta["data"].startswith("synthetic/thin,synthetic/salient:train")
 
 
@@ -389,12 +397,12 @@ def test_shipped_hq_sam_beats_tiny_sam_on_held_out_thin_structures() -> None:
 def test_tiny_without_trained_hq_weights_names_the_train_command(tmp_path, monkeypatch) -> None:
     from dataclasses import replace
 
-    from sam_repro.backbones import hq_registry
+    from sam_repro.backbones import weights as registry
 
-    weights = hq_registry.get_hq_weights("tiny")
+    weights = registry.get_weights("hqsam", "tiny")
     missing = replace(weights, checkpoint=replace(weights.checkpoint, shipped=tmp_path / "hq_sam_tiny.pt"))
-    monkeypatch.setitem(hq_registry._HQ_WEIGHTS, "tiny", missing)
-    with pytest.raises(WeightsNotFoundError, match=f"`{TRAIN_COMMAND}`"):
+    monkeypatch.setitem(registry._WEIGHTS, ("hqsam", "tiny"), missing)
+    with pytest.raises(WeightsNotFoundError, match=f"`{HQ_TRAIN_COMMAND}`"):
         sam_repro.load_segmenter("hqsam:tiny", device="cpu")
 
 

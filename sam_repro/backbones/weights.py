@@ -1,0 +1,267 @@
+"""One registry for every checkpoint of every method, keyed by (method, backbone), timm-style.
+
+Each :class:`WeightsEntry` says what a file is and where it comes from: file name, URL (None for files
+that ship with the package), sha256 where it is published or was measured, size, license, paper, the
+``data_manifest.yaml`` entry of the same file, and for a small *parts-only* file (HQ-SAM's HQ parts,
+later a Stable-SAM plug-in, Pi-SAM's decoder...) the sha256 of the base SAM weights it was trained on
+(``tied_to``; the loader refuses any other base) and the command that regenerates it.
+
+* SAM's own backbones (``sam:vit_b`` ...) are registered from :mod:`sam_repro.backbones.registry`;
+* HQ-SAM: the official ``sam_hq_vit_{b,l,h}.pth`` (SysCV/sam-hq, mirrored on Hugging Face lkeab/hq-sam)
+  and the embedded world's HQ-only ``hq_sam_tiny.pt``.
+
+Where a publisher gives no checksum, the first download through :func:`fetch_weights` records the sha256
+it saw in ``<weights dir>/recorded_sha256.json`` (trust on first use), and every later load checks the
+file against that record (:func:`expected_sha256`), so a file swapped or damaged after it was fetched is
+caught.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sam_repro.backbones.checkpoints import CheckpointError, WeightsNotFoundError, cached_path
+from sam_repro.backbones.registry import SHIPPED_WEIGHTS_DIR, get_backbone, list_backbones
+from sam_repro.backbones.specs import CheckpointSpec
+from sam_repro.files import write_json_atomic
+from sam_repro.hashing import sha256_file
+from sam_repro.paths import weights_dir
+
+RECORDED_DIGESTS = "recorded_sha256.json"
+"""File in the weights directory holding the digests seen at first download (files with no published sha256)."""
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """A checkpoint of one method on one backbone.
+
+    Attributes:
+        method: registry name of the method (``sam``, ``hqsam``...).
+        backbone: the SAM backbone whose architecture the file fits.
+        checkpoint: file name, URL, sha256 (None: unpublished), size, license, paper, shipped path,
+            regenerate command.
+        manifest_name: the ``data_manifest.yaml`` checkpoint entry describing the same file, if any.
+        tied_to: for a parts-only file, the sha256 of the SAM weights it was trained on (also recorded
+            in the file's metadata and checked at load); None for a full model file.
+        note: what a user should know about these weights.
+    """
+
+    method: str
+    backbone: str
+    checkpoint: CheckpointSpec
+    manifest_name: str | None = None
+    tied_to: str | None = None
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        """``METHOD:BACKBONE``, as ``load_segmenter`` and ``sam-repro weights fetch`` take it."""
+        return f"{self.method}:{self.backbone}"
+
+
+_WEIGHTS: dict[tuple[str, str], WeightsEntry] = {}
+
+
+def register_weights(entry: WeightsEntry) -> WeightsEntry:
+    """Add ``entry``; a second entry for the same (method, backbone) is an error."""
+    key = (entry.method, entry.backbone)
+    if key in _WEIGHTS:
+        raise ValueError(f"weights {entry.name!r} are already registered")
+    _WEIGHTS[key] = entry
+    return entry
+
+
+def get_weights(method: str, backbone: str) -> WeightsEntry | None:
+    """The entry of ``method`` on ``backbone``, or None."""
+    return _WEIGHTS.get((method, backbone))
+
+
+def list_weights(method: str | None = None) -> list[WeightsEntry]:
+    """Every entry (of one method), sorted by method then backbone."""
+    return [e for key, e in sorted(_WEIGHTS.items()) if method is None or e.method == method]
+
+
+def find_weights(name: str) -> WeightsEntry:
+    """The entry named ``METHOD:BACKBONE`` (a bare backbone name means plain SAM).
+
+    Raises:
+        KeyError: unknown name; the message lists the registered ones.
+    """
+    method, _, backbone = name.partition(":") if ":" in name else ("sam", "", name)
+    entry = get_weights(method, backbone)
+    if entry is None:
+        known = ", ".join(e.name for e in list_weights())
+        raise KeyError(f"no weights registered as {name!r}; registered: {known}")
+    return entry
+
+
+def locate_weights(entry: WeightsEntry) -> Path | None:
+    """The local file of ``entry`` (shipped with the package, else in the weights cache), or None."""
+    ckpt = entry.checkpoint
+    candidates = [ckpt.shipped] if ckpt.shipped is not None else []
+    candidates.append(cached_path(ckpt))
+    return next((p for p in candidates if p is not None and p.is_file()), None)
+
+
+def weights_present(name: str) -> bool:
+    """Whether the weights registered as ``METHOD:BACKBONE`` (bare backbone: plain SAM) are on this machine
+    (False when none are registered)."""
+    method, _, backbone = name.partition(":") if ":" in name else ("sam", "", name)
+    entry = get_weights(method, backbone)
+    return entry is not None and locate_weights(entry) is not None
+
+
+def _digest_file() -> Path:
+    return weights_dir() / RECORDED_DIGESTS
+
+
+def recorded_digests() -> dict[str, str]:
+    """File name -> sha256 recorded at first download (files without a published digest)."""
+    path = _digest_file()
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); delete it to record digests afresh") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise CheckpointError(f"{path} must map file names to sha256 strings; delete it to record digests afresh")
+    return data
+
+
+def record_digest(filename: str, sha256: str) -> None:
+    """Remember the digest of a downloaded file that has no published one."""
+    digests = recorded_digests()
+    digests[filename] = sha256.lower()
+    write_json_atomic(_digest_file(), digests)
+
+
+def expected_sha256(entry: WeightsEntry) -> str | None:
+    """The digest a file of ``entry`` must have: the published / measured one, else the one recorded at its
+    first download, else None (never seen: nothing to check)."""
+    if entry.checkpoint.sha256:
+        return entry.checkpoint.sha256
+    return recorded_digests().get(entry.checkpoint.filename)
+
+
+def resolve_weights(entry: WeightsEntry, checkpoint: str | os.PathLike | None,
+                    missing_hint: str = "") -> tuple[Path, str | None]:
+    """Which file to load for ``entry`` and the sha256 it must have (None: unchecked).
+
+    Args:
+        checkpoint: an explicit file (checked against the entry's digest only when it carries the entry's
+            file name: a fine-tuned file under another name is not), or None for the registered file.
+        missing_hint: alternatives to suggest when the file is missing (e.g. ``random_init=True``).
+
+    Raises:
+        WeightsNotFoundError: no such file, or not on this machine; the message says how to get it.
+    """
+    ckpt = entry.checkpoint
+    if checkpoint is not None:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise WeightsNotFoundError(f"checkpoint={str(checkpoint)!r}: no such file")
+        return path, (expected_sha256(entry) if path.name == ckpt.filename else None)
+    path = locate_weights(entry)
+    if path is not None:
+        return path, expected_sha256(entry)
+    hint = f" Otherwise {missing_hint}." if missing_hint else ""
+    if ckpt.url is None:
+        raise WeightsNotFoundError(f"the weights of {entry.name} are missing ({ckpt.shipped}): regenerate them with "
+                                   f"`{ckpt.regenerate}`.{hint}")
+    digest = "" if ckpt.sha256 else " (no sha256 is published: the first download records the one it sees)"
+    raise WeightsNotFoundError(
+        f"the weights of {entry.name} are not on this machine. Run `sam-repro weights fetch {entry.name}`, or "
+        f"download {ckpt.url} yourself and put it at {cached_path(ckpt)} (set SAM_REPRO_WEIGHTS to move the "
+        f"weights directory){digest}.{hint}"
+    )
+
+
+def resolve_sam_weights(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[Path, str | None]:
+    """:func:`resolve_weights` for plain SAM on ``backbone`` (a backbone without registered weights needs an
+    explicit ``checkpoint``)."""
+    entry = get_weights("sam", backbone)
+    if entry is not None:
+        return resolve_weights(entry, checkpoint, missing_hint="pass checkpoint=PATH or random_init=True")
+    if checkpoint is None:
+        raise WeightsNotFoundError(f"backbone {backbone!r} has no registered weights; pass checkpoint=PATH or "
+                                   "random_init=True")
+    path = Path(checkpoint).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"checkpoint={str(checkpoint)!r}: no such file")
+    return path, None
+
+
+def fetch_weights(entry: WeightsEntry, timeout: float = 10.0, progressbar: bool = True) -> Path:
+    """Download ``entry``'s file into the weights cache, verified against its digest (published, or recorded
+    at a previous download; a first download of an unpublished file records the digest it saw).
+
+    Raises:
+        CheckpointError: nothing to download (shipped weights), or the download failed (the message names
+            the URL and where to put a manually downloaded file).
+        ChecksumError: a present or downloaded file has the wrong digest.
+    """
+    import pooch
+
+    ckpt = entry.checkpoint
+    if ckpt.url is None:
+        raise CheckpointError(f"{entry.name} has nothing to download (it ships with the package: {ckpt.shipped})")
+    target = cached_path(ckpt)
+    expected = expected_sha256(entry)
+    if target.is_file() and expected is not None and sha256_file(target) == expected:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+    try:
+        fetched = Path(pooch.retrieve(url=ckpt.url, known_hash=f"sha256:{expected}" if expected else None,
+                                      fname=ckpt.filename, path=target.parent, downloader=downloader))
+    except ValueError as error:  # pooch reports hash mismatches as ValueError and removes the file
+        if "hash" in str(error).lower():
+            raise CheckpointError(f"download of {ckpt.url} did not match sha256 {expected}: {error}") from error
+        raise
+    except Exception as error:  # requests' connection errors, timeouts, HTTP errors
+        raise CheckpointError(
+            f"could not download {ckpt.url} ({type(error).__name__}: {error}). If this machine has no network, "
+            f"download the file elsewhere and put it at {target}"
+            + (f" (sha256 {expected})." if expected else ".")) from error
+    if expected is None:
+        record_digest(ckpt.filename, sha256_file(fetched))
+    return fetched
+
+
+# -- the entries ---------------------------------------------------------------------------------------------
+for _name in list_backbones():
+    _spec = get_backbone(_name)
+    if _spec.checkpoint is not None:
+        register_weights(WeightsEntry("sam", _name, _spec.checkpoint, note=_spec.description))
+
+HQ_PAPER = "Ke et al., Segment Anything in High Quality, NeurIPS 2023 (arXiv:2306.01567)"
+HQ_TRAIN_COMMAND = "sam-repro train hqsam"
+"""The command that trains the embedded world's HQ parts (writes ``hq_sam_tiny.pt``)."""
+_HQ_URL = "https://huggingface.co/lkeab/hq-sam/resolve/main/"
+
+for _backbone in ("vit_b", "vit_l", "vit_h"):
+    _file = f"sam_hq_{_backbone}.pth"
+    register_weights(WeightsEntry(
+        "hqsam", _backbone,
+        CheckpointSpec(filename=_file, url=_HQ_URL + _file, sha256=None, size_bytes=None, license="Apache-2.0",
+                       paper=HQ_PAPER),
+        manifest_name=f"sam_hq_{_backbone}",
+        note="official HQ-SAM checkpoint (SysCV/sam-hq, mirrored on Hugging Face lkeab/hq-sam); no sha256 is "
+             "published: the first download records the one it sees and later loads check it",
+    ))
+
+register_weights(WeightsEntry(
+    "hqsam", "tiny",
+    CheckpointSpec(
+        filename="hq_sam_tiny.pt", url=None,
+        sha256="e356f88c867995babef6b292d5398312cac593d225f001bb81987e7aceeb83e8", size_bytes=466_634,
+        license="Apache-2.0", paper="sam-repro embedded world (architecture of " + HQ_PAPER + ")",
+        shipped=SHIPPED_WEIGHTS_DIR / "hq_sam_tiny.pt", regenerate=HQ_TRAIN_COMMAND,
+    ),
+    tied_to=get_backbone("tiny").checkpoint.sha256,
+    note=f"HQ-only file: the HQ parts trained by `{HQ_TRAIN_COMMAND}` on top of the shipped tiny SAM (whose "
+         "sha256 it records and checks at load time); 16,000 steps of 4 images, 41.6 min on 2 CPU cores",
+))
