@@ -53,7 +53,7 @@ def test_records_summary_and_provenance(segmenter, tmp_path: Path) -> None:
     records = _records(tmp_path)
     assert [r["index"] for r in records] == list(range(5)) and all(len(r["objects"]) == 2 for r in records)
     ious = [o["iou"] for r in records for o in r["objects"]]
-    assert summary["metrics"]["iou"]["mean"] == pytest.approx(np.mean(ious)) and summary["objects"] == 10
+    assert summary["metrics"]["iou"]["value"] == pytest.approx(np.mean(ious)) and summary["objects"] == 10
     provenance = summary["provenance"]
     for key in ("sam_repro", "commit", "segmenter", "dataset", "protocol", "seed", "wall_seconds_this_run",
                 "encoder_passes_this_run"):
@@ -72,7 +72,7 @@ def test_resume_neither_duplicates_nor_loses(segmenter, tmp_path: Path) -> None:
     assert [r["index"] for r in _records(tmp_path)] == [0, 1, 2, 3, 4]
     assert summary["provenance"]["samples_this_run"] == 2 and summary["samples"] == 5
     fresh = evaluate(segmenter, _Squares(), noisy_box_protocol(0.4), tmp_path / "fresh", progress=False)
-    assert fresh["metrics"]["iou"]["mean"] == pytest.approx(summary["metrics"]["iou"]["mean"])  # same prompts
+    assert fresh["metrics"]["iou"]["value"] == pytest.approx(summary["metrics"]["iou"]["value"])  # same prompts
 
 
 def test_failing_sample_is_isolated(segmenter, tmp_path: Path) -> None:
@@ -90,13 +90,14 @@ def test_interactive_protocol_records_click_sequences(segmenter, tmp_path: Path)
     objects = [o for r in _records(tmp_path) for o in r["objects"]]
     assert all(1 <= len(o["ious"]) <= 5 and len(o["clicks"]) == len(o["ious"]) for o in objects)
     nocs = [next((i + 1 for i, v in enumerate(o["ious"]) if v >= 0.9), 5) for o in objects]
-    assert summary["metrics"]["noc_5@90"] == pytest.approx(np.mean(nocs))
+    assert summary["metrics"]["nocfr_5"]["noc_5@90"] == pytest.approx(np.mean(nocs))
+    assert summary["metrics"]["nocfr_5"]["value"] == summary["metrics"]["nocfr_5"]["noc_5@85"]
     assert summary["provenance"]["encoder_passes_this_run"] == 2  # every click decoded on one embedding
 
 
 def test_center_point_protocol_runs(segmenter, tmp_path: Path) -> None:
     summary = evaluate(segmenter, _Squares(), CENTER_POINT, tmp_path, limit=1, progress=False)
-    assert summary["objects"] == 2 and 0 <= summary["metrics"]["iou"]["mean"] <= 1
+    assert summary["objects"] == 2 and 0 <= summary["metrics"]["iou"]["value"] <= 1
 
 
 def test_records_of_another_configuration_are_not_resumed(segmenter, tmp_path: Path) -> None:

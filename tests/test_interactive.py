@@ -6,6 +6,7 @@ import pytest
 
 from sam_repro.eval.interactive import InteractiveProtocol, SAM_NO_FEEDBACK, mask_iou, run_interactive
 from sam_repro.methods.base import Prediction, Segmenter
+from sam_repro.methods.hooks import InteractionHooks
 
 
 class DiscSegmenter(Segmenter):
@@ -84,7 +85,7 @@ def test_feedback_protocol_settings_reach_the_segmenter() -> None:
     assert SAM_NO_FEEDBACK.feed_logits is False and feedback.images_set == 1
 
 
-class RecordingHook:
+class RecordingHook(InteractionHooks):
     def __init__(self):
         self.clicks, self.samples = [], []
 
@@ -102,7 +103,7 @@ def test_hooks_get_every_click_and_the_outcome_without_ground_truth() -> None:
                              sample_id="s1", hooks=[hook])
     assert hook.clicks == [(i, i, (40, 40)) for i in range(1, 5)]
     assert hook.samples == [("s1", 4, True)] and len(result.ious) == 4
-    from sam_repro.eval.interactive import ClickEvent, SampleEvent
+    from sam_repro.methods.hooks import ClickEvent, SampleEvent
     import dataclasses
 
     for event_type in (ClickEvent, SampleEvent):

@@ -10,7 +10,8 @@ import torch
 
 from sam_repro import load_segmenter
 from sam_repro.eval.harness import evaluate
-from sam_repro.eval.interactive import ClickEvent, InteractiveProtocol, SampleEvent, SampleStart, run_interactive
+from sam_repro.eval.interactive import InteractiveProtocol, run_interactive
+from sam_repro.methods.hooks import ClickEvent, InteractionHooks, SampleEvent, SampleStart
 from sam_repro.methods.tta import (
     IGNORE, PAPER_CONFIGS, TestTimeAdaptation, TTAConfig, click_label_map, eroded_pseudo_label,
     image_level_labels, sparse_bce,
@@ -132,7 +133,7 @@ def test_wrapping_a_segmenter_without_a_decoder_is_refused() -> None:
     class Opaque:
         name = "opaque"
 
-    with pytest.raises(TypeError, match="no SAM-style mask decoder"):
+    with pytest.raises(TypeError, match="not SAM-backed"):
         TestTimeAdaptation(Opaque())  # type: ignore[arg-type]
 
 
@@ -151,12 +152,9 @@ def test_click_steps_change_the_decoder_during_the_image() -> None:
     before = tta.decoder_state()
     seen = []
 
-    class Spy:
+    class Spy(InteractionHooks):
         def after_click(self, segmenter, event):
             seen.append(_states_equal(tta.decoder_state(), before))
-
-        def after_sample(self, segmenter, event):
-            pass
 
     image, gt = _scene(1)
     run_interactive(tta, image, gt, PROTOCOL, rng=np.random.default_rng(0), hooks=[Spy()])

@@ -46,12 +46,13 @@ def run_backbone_report(segmenter: Segmenter, families: list[str], out_dir: str 
                                min_object_area=min_object_area)
             metrics = summary["metrics"]
             if key == "clicks":
-                row.update({f"noc@85": metrics.get(f"noc_{max_clicks}@85"), f"noc@90": metrics.get(f"noc_{max_clicks}@90"),
-                            f"fr@85": metrics.get(f"fr_{max_clicks}@85"), f"fr@90": metrics.get(f"fr_{max_clicks}@90")})
+                noc = metrics[f"nocfr_{max_clicks}"]
+                row.update({f"{kind}@{pct}": noc.get(f"{kind}_{max_clicks}@{pct}")
+                            for kind in ("noc", "fr") for pct in (85, 90)})
             else:
-                row[f"{key}_miou"] = metrics["iou"]["mean"]
+                row[f"{key}_miou"] = metrics["iou"]["value"]
                 if key == "box":
-                    row["box_mbiou"] = metrics["biou"]["mean"]
+                    row["box_mbiou"] = metrics["biou"]["value"]
             row["objects"] = summary["objects"]
         rows.append(row)
     return rows

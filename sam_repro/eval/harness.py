@@ -11,40 +11,36 @@ Writes, under ``out_dir``:
   segmenter info with checkpoint sha256, dataset name/split/fingerprint, protocol, seed, device,
   wall time, encoder passes).
 
-Objects are each mask of a sample (``Sample.masks``). Aggregation is the mean over objects (HQ-SAM's
-per-object mIoU/mBIoU), NaN values skipped and counted. Each image is embedded once: all its
-objects and clicks are decoded against the cached embedding.
+Objects are each mask of a sample (``Sample.masks``). The protocol (:class:`~sam_repro.eval.protocols.Protocol`)
+runs the segmenter on a sample; the metrics (:class:`~sam_repro.eval.scoring.MetricSpec`: the package's
+metric objects, each reading the binary mask, the probability map, the per-click IoUs or the image's
+class map) score its output. Each record keeps every metric's per-sample statistics, and the summary is
+each metric's ``compute()`` over the statistics replayed from the records, in one schema (see
+:mod:`sam_repro.eval.scoring`). Each image is embedded once: all its objects and clicks are decoded
+against the cached embedding.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sam_repro.data.catalog import SampleSet
-from sam_repro.eval.interactive import InteractiveProtocol, run_interactive
-from sam_repro.eval.protocols import PromptProtocol
+from sam_repro.eval.protocols import Protocol, SampleOutput
 from sam_repro.eval.provenance import environment
+from sam_repro.eval.scoring import MetricSpec
+from sam_repro.files import write_json_atomic
 from sam_repro.methods.base import Segmenter
-from sam_repro.reproduce.notebook_io import write_json_atomic
 
-#: per-object metric: (predicted (H, W) bool mask, ground truth (H, W) bool) -> float
-ObjectMetric = Callable[[np.ndarray, np.ndarray], float]
-
-
-def default_metrics() -> dict[str, ObjectMetric]:
-    """Mask IoU and boundary IoU (HQ-SAM's evaluation)."""
-    from sam_repro.metrics import boundary_iou, iou
-
-    return {"iou": iou, "biou": boundary_iou}
+RECORD_FORMAT = 2
+"""Version of the per-sample record layout (2: per-metric statistics under ``stats``)."""
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
@@ -71,69 +67,83 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def _evaluate_sample(segmenter: Segmenter, sample, protocol, metrics: Mapping[str, ObjectMetric],
-                     rng: np.random.Generator, hooks, min_object_area: int = 0,
-                     max_objects: int | None = None) -> list[dict[str, Any]]:
-    objects = []
+def select_objects(sample, min_object_area: int = 0, max_objects: int | None = None) -> list[int]:
+    """Indices of the objects of ``sample`` to evaluate: at least ``min_object_area`` pixels (and never
+    empty), and at most ``max_objects`` of them (the largest, kept in their original order)."""
     areas = [int(np.count_nonzero(gt)) for gt in sample.masks]
-    kept = [(k, gt) for k, gt in enumerate(sample.masks) if areas[k] >= max(1, min_object_area)]
-    if max_objects is not None and len(kept) > max_objects:  # the largest ones, in their original order
-        largest = sorted(kept, key=lambda item: (-areas[item[0]], item[0]))[:max_objects]
-        kept = sorted(largest, key=lambda item: item[0])
-    if isinstance(protocol, InteractiveProtocol):
-        for k, gt in kept:
-            per_mask_names = sample.class_map is None and len(sample.class_names) == len(sample.masks)
-            class_name = sample.class_names[k] if per_mask_names else None
-            result = run_interactive(segmenter, sample.image, gt, protocol, sample_id=f"{sample.id}#{k}",
-                                     hooks=hooks, rng=rng, class_name=class_name)
-            record = {"object": k, **result.to_record()}
-            record.update({name: float(fn(result.final_mask, gt)) for name, fn in metrics.items()})
-            objects.append(record)
-        return objects
-    segmenter.set_image(sample.image)
-    for k, gt in kept:
-        prediction = segmenter.predict(**protocol.prompts_for(gt, rng))
-        objects.append({"object": k, "predicted_iou": prediction.iou,
-                        **{name: float(fn(prediction.mask, gt)) for name, fn in metrics.items()}})
-    return objects
+    kept = [k for k in range(len(sample.masks)) if areas[k] >= max(1, min_object_area)]
+    if max_objects is not None and len(kept) > max_objects:
+        kept = sorted(sorted(kept, key=lambda k: (-areas[k], k))[:max_objects])
+    return kept
 
 
-def summarize(records: list[dict[str, Any]], protocol, noc_targets=((0.85, 20), (0.90, 20))) -> dict[str, Any]:
-    """Mean of every numeric per-object value over objects (NaN skipped and counted); NoC_n@T and
-    FR_n@T (never reached within n clicks, in percent) for interactive protocols."""
-    objects = [obj for r in records if r.get("status") == "ok" for obj in r["objects"]]
-    summary: dict[str, Any] = {"samples": sum(r.get("status") == "ok" for r in records),
+def _metric_input(spec: MetricSpec, output) -> Any:
+    if spec.reads == "mask":
+        return output.mask
+    if spec.reads == "probability":
+        return output.probability
+    if output.ious is None:
+        raise ValueError(f"metric {spec.name!r} reads per-click IoUs, which this protocol does not produce")
+    return output.ious
+
+
+def _score(sample, output: SampleOutput, metrics: Sequence[MetricSpec],
+           measurers: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Records of the objects and the image-level statistics of one sample."""
+    objects = []
+    for obj in output.objects:
+        gt = sample.masks[obj.object]
+        record: dict[str, Any] = {"object": obj.object, **obj.record}
+        stats: dict[str, Any] = {}
+        for spec in metrics:
+            if spec.per_image:
+                continue
+            data = _metric_input(spec, obj)
+            stats[spec.name] = measurers[spec.name].measure(data) if spec.reads == "ious" else \
+                measurers[spec.name].measure(data, gt)
+            if spec.per_object is not None:
+                record[spec.name] = float(stats[spec.name][spec.per_object])
+        record["stats"] = stats
+        objects.append(record)
+    image_stats: dict[str, Any] = {}
+    for spec in metrics:
+        if not spec.per_image:
+            continue
+        if output.class_map is None or sample.class_map is None:
+            raise ValueError(f"metric {spec.name!r} scores class maps: the protocol must return one and the "
+                             "sample must carry its ground-truth class_map")
+        image_stats[spec.name] = measurers[spec.name].measure(output.class_map, sample.class_map)
+    return objects, image_stats
+
+
+def summarize(records: list[dict[str, Any]], metrics: Sequence[MetricSpec]) -> dict[str, Any]:
+    """Counts of samples and objects, and every metric's entry (:meth:`MetricSpec.summarize`) over the
+    statistics stored in the successful records."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    objects = [obj for r in ok for obj in r["objects"]]
+    summary: dict[str, Any] = {"samples": len(ok),
                                "failed_samples": sum(r.get("status") == "failed" for r in records),
                                "objects": len(objects), "metrics": {}}
-    names = sorted({k for o in objects for k, v in o.items() if isinstance(v, (int, float)) and k != "object"})
-    for name in names:
-        values = np.array([o[name] for o in objects if name in o], dtype=float)
-        finite = values[~np.isnan(values)]
-        summary["metrics"][name] = {"mean": float(finite.mean()) if len(finite) else math.nan,
-                                    "n": int(len(finite)), "nan": int(np.isnan(values).sum())}
-    if isinstance(protocol, InteractiveProtocol) and objects:
-        from sam_repro.metrics import NoCFR
-
-        for threshold, clicks in noc_targets:
-            if clicks > protocol.max_clicks:
-                continue
-            if protocol.target_iou is not None and threshold > protocol.target_iou:
-                continue  # the loop stopped at the target: higher thresholds were not observed
-            accumulator = NoCFR((threshold,), max_clicks=clicks)
-            for obj in objects:
-                accumulator.update(obj["ious"])
-            summary["metrics"].update({k: v for k, v in accumulator.compute().items() if k != "n"})
+    for spec in metrics:
+        if spec.per_image:
+            stats = [r["image_stats"][spec.name] for r in ok if spec.name in r.get("image_stats", {})]
+        else:
+            stats = [obj["stats"][spec.name] for obj in objects if spec.name in obj.get("stats", {})]
+        summary["metrics"][spec.name] = spec.summarize(stats)
     return summary
 
 
-def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol | InteractiveProtocol,
-             out_dir: str | os.PathLike, *, metrics: Mapping[str, ObjectMetric] | None = None, seed: int = 0,
+def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
+             out_dir: str | os.PathLike, *, metrics: Sequence[MetricSpec] | None = None, seed: int = 0,
              limit: int | None = None, hooks=(), progress: bool = True,
              noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0,
              order_seed: int | None = None, max_objects: int | None = None) -> dict[str, Any]:
     """Evaluate and write ``records.jsonl`` and ``summary.json`` under ``out_dir``; return the summary.
 
     Args:
+        protocol: how the segmenter runs on a sample (:class:`~sam_repro.eval.protocols.Protocol`).
+        metrics: the metrics (:class:`~sam_repro.eval.scoring.MetricSpec`); None for IoU and boundary IoU,
+            plus NoC / FR at ``noc_targets`` for protocols that click (``protocol.default_metrics``).
         limit: evaluate only the first ``limit`` samples.
         seed: prompts of sample i are drawn from ``default_rng([seed, i])``: the same whatever the order
             or resumption.
@@ -148,7 +158,11 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
     """
     from tqdm.auto import tqdm
 
-    metrics = default_metrics() if metrics is None else dict(metrics)
+    metrics = list(protocol.default_metrics(noc_targets) if metrics is None else metrics)
+    names = [spec.name for spec in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names must be unique, got {names}")
+    measurers = {spec.name: spec.factory() for spec in metrics}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records_path = out / "records.jsonl"
@@ -156,7 +170,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
     fingerprint = dataset.fingerprint()  # may hash files: once per call
     run_key = json.loads(json.dumps({
         "segmenter": segmenter.info(), "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
-        "dataset": [dataset.name, dataset.split, fingerprint], "seed": seed, "metrics": sorted(metrics),
+        "dataset": [dataset.name, dataset.split, fingerprint], "seed": seed, "record_format": RECORD_FORMAT,
+        "metrics": [spec.key() for spec in metrics],
         "min_object_area": min_object_area, "max_objects": max_objects, "order_seed": order_seed,
     }, default=str))
     key_path = out / "run_key.json"
@@ -164,12 +179,14 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         records_path.unlink()  # records of another configuration (segmenter, protocol, data...): start over
     write_json_atomic(key_path, run_key)
     records = _read_records(records_path)
-    stateful = bool(hooks) or bool(getattr(segmenter, "interactive_hooks", ()))
+    stateful = bool(hooks) or "adapts" in segmenter.capabilities
     if stateful and records and {r["index"] for r in records} != set(range(count)):
         records_path.unlink()  # hook state of the interrupted run is gone: start over
         records = []
     done = {r["index"] for r in records}
-    engine = getattr(segmenter, "engine", None)
+    from sam_repro.methods.base import SamBacked
+
+    engine = segmenter.engine if isinstance(segmenter, SamBacked) else None
     passes_before = engine.stats.encoder_passes if engine is not None else None
     start = time.perf_counter()
     order = range(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count).tolist()
@@ -179,9 +196,11 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         t0 = time.perf_counter()
         try:
             sample = dataset[index]
-            record = {"index": index, "sample_id": sample.id, "status": "ok",
-                      "objects": _evaluate_sample(segmenter, sample, protocol, metrics, rng, hooks,
-                                                 min_object_area, max_objects)}
+            output = protocol.run(segmenter, sample, select_objects(sample, min_object_area, max_objects), rng, hooks)
+            objects, image_stats = _score(sample, output, metrics, measurers)
+            record = {"index": index, "sample_id": sample.id, "status": "ok", "objects": objects}
+            if image_stats:
+                record["image_stats"] = image_stats
         except Exception as error:  # one bad sample is recorded and the rest go on
             record = {"index": index, "sample_id": None, "status": "failed",
                       "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=5)}
@@ -189,7 +208,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: PromptProtocol 
         _append(records_path, record)
         records.append(record)
     records.sort(key=lambda r: r["index"])
-    summary = summarize([r for r in records if r["index"] < count], protocol, noc_targets)
+    summary = summarize([r for r in records if r["index"] < count], metrics)
     summary["provenance"] = {
         **environment(),
         "segmenter": segmenter.info(),

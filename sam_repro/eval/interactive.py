@@ -1,8 +1,9 @@
-"""The interactive click loop behind NoC / FR, with hooks for methods that learn from clicks.
+"""The interactive click loop behind NoC / FR: a simulated user drives an interactive session.
 
 For one sample: a simulated user clicks (RITM clicker by default) on the error of the current
-prediction, the segmenter predicts from all clicks so far, and the IoU is recorded after every
-click until it reaches the target or the click budget runs out.
+prediction, the session (:class:`sam_repro.eval.session.InteractiveSession`, the same object a person
+drives from the widgets) predicts from all clicks so far and fires the method's hooks, and the IoU is
+recorded after every click until it reaches the target or the click budget runs out.
 
 How the previous prediction is fed back is a named protocol setting (:class:`InteractiveProtocol`),
 because public SAM evaluations differ (research/metrics.md section 7):
@@ -18,17 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sam_repro.methods.base import Prediction, Segmenter
-from sam_repro.prompts import Click, Clicker, clicks_to_prompts
+from sam_repro.eval.protocols import ObjectOutput, Protocol, SampleOutput
+from sam_repro.eval.session import FeedbackSettings, InteractiveSession
+from sam_repro.methods.base import Segmenter
+from sam_repro.methods.hooks import InteractionHooks
+from sam_repro.prompts import Click, Clicker
+
+if TYPE_CHECKING:
+    from sam_repro.data.sample import Sample
 
 
 @dataclass(frozen=True)
-class InteractiveProtocol:
-    """Settings of the click loop.
+class InteractiveProtocol(Protocol):
+    """The click loop, as a protocol: every object of a sample gets its own session.
 
     Attributes:
         name: label recorded with results.
@@ -59,54 +66,37 @@ class InteractiveProtocol:
         if self.clicker not in ("ritm", "simple"):
             raise ValueError(f"clicker must be 'ritm' or 'simple', got {self.clicker!r}")
 
+    @property
+    def feedback(self) -> FeedbackSettings:
+        """How each click is decoded (the session's settings)."""
+        return FeedbackSettings(self.feed_logits, self.first_click_multimask, self.multimask_always, self.threshold)
+
+    def default_metrics(self, noc_targets: Sequence[tuple[float, int]] = ()) -> list:
+        """IoU and boundary IoU of the final mask, and NoC / FR at each (threshold, clicks) of
+        ``noc_targets`` that this loop observes (clicks within the budget, no threshold above the target)."""
+        from sam_repro.eval.scoring import default_metrics
+
+        return default_metrics(interactive=True, noc_targets=noc_targets, target_iou=self.target_iou,
+                               max_clicks=self.max_clicks)
+
+    def run(self, segmenter: Segmenter, sample: "Sample", objects: Sequence[int], rng: np.random.Generator,
+            hooks: Sequence[InteractionHooks] = ()) -> SampleOutput:
+        """One session per object, in object order; the object's class name reaches the hooks when the
+        sample names its objects (a user knows what they annotate)."""
+        per_mask_names = sample.class_map is None and len(sample.class_names) == len(sample.masks)
+        outputs = []
+        for k in objects:
+            gt = sample.masks[k]
+            class_name = sample.class_names[k] if per_mask_names else None
+            result = run_interactive(segmenter, sample.image, gt, self, sample_id=f"{sample.id}#{k}", hooks=hooks,
+                                     rng=rng, class_name=class_name)
+            outputs.append(ObjectOutput(k, result.final_prediction, result.final_mask, list(result.ious),
+                                        record=result.to_record()))
+        return SampleOutput(outputs)
+
 
 SAM_FEEDBACK = InteractiveProtocol()
 SAM_NO_FEEDBACK = InteractiveProtocol(name="sam-no-feedback", feed_logits=False, multimask_always=True)
-
-
-@dataclass(frozen=True)
-class ClickEvent:
-    """What a hook sees after each click."""
-
-    index: int  # 1-based click number
-    click: Click
-    clicks: tuple[Click, ...]  # all clicks so far, this one included
-    prediction: Prediction
-    mask: np.ndarray  # (H, W) bool mask shown to the user
-    image: np.ndarray  # (H, W, 3) uint8
-    mask_input: np.ndarray | None = None  # (1, h, w) low-res logits fed with this click's prompt
-    multimask: bool = False  # whether this click was decoded with multimask output
-
-
-@dataclass(frozen=True)
-class SampleEvent:
-    """What a hook sees after each sample."""
-
-    sample_id: str
-    image: np.ndarray
-    clicks: tuple[Click, ...]
-    final_mask: np.ndarray
-    final_prediction: Prediction
-    failed: bool  # the target IoU was not reached within the budget (the user gave up)
-    class_name: str | None = None  # the class the user is annotating (known to a real user)
-
-
-@dataclass(frozen=True)
-class SampleStart:
-    """What a hook sees before the first click of a sample."""
-
-    sample_id: str
-    image: np.ndarray
-    class_name: str | None = None
-
-
-class InteractiveHooks(Protocol):
-    """Implemented by methods that act during interaction (e.g. test-time adaptation). A hook may
-    also define ``before_sample(segmenter, SampleStart)``; it is called when present."""
-
-    def after_click(self, segmenter: Segmenter, event: ClickEvent) -> None: ...
-
-    def after_sample(self, segmenter: Segmenter, event: SampleEvent) -> None: ...
 
 
 @dataclass
@@ -117,6 +107,7 @@ class InteractiveResult:
     ious: list[float]
     clicks: list[Click] = field(default_factory=list)
     final_mask: np.ndarray | None = None
+    final_prediction: Any = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -136,47 +127,30 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = None)
 
 def run_interactive(segmenter: Segmenter, image: np.ndarray, gt: np.ndarray,
                     protocol: InteractiveProtocol = SAM_FEEDBACK, *, sample_id: str = "",
-                    ignore: np.ndarray | None = None, hooks: Sequence[InteractiveHooks] = (),
+                    ignore: np.ndarray | None = None, hooks: Sequence[InteractionHooks] = (),
                     rng: np.random.Generator | None = None, class_name: str | None = None) -> InteractiveResult:
     """Click on one sample until IoU >= target or the budget is spent.
 
     Args:
-        segmenter: any :class:`Segmenter`; its image is set here.
+        segmenter: any :class:`Segmenter`; its image is set here, and its own interactive hooks fire
+            after ``hooks`` (through the session).
         image: (H, W, 3) uint8 RGB; gt: (H, W) bool; ignore: optional (H, W) bool.
         rng: needed for the ``simple`` clicker's random tie-break.
         class_name: the annotated class, passed to hooks (a user knows what they annotate).
 
     Returns:
-        the IoU after each click (``len(ious)`` = clicks made), the clicks and the final mask.
+        the IoU after each click (``len(ious)`` = clicks made), the clicks, the final mask and prediction.
     """
-    hooks = (*hooks, *getattr(segmenter, "interactive_hooks", ()))  # methods that adapt (e.g. TTA)
     clicker = Clicker(gt, mode=protocol.clicker, ignore=ignore,
                       rng=rng if protocol.clicker == "simple" else None)
-    segmenter.set_image(image)
-    for hook in hooks:
-        if hasattr(hook, "before_sample"):
-            hook.before_sample(segmenter, SampleStart(sample_id, image, class_name))
-    mask = np.zeros(gt.shape, dtype=bool)
-    previous: Prediction | None = None
+    session = InteractiveSession(segmenter, image, protocol.feedback, hooks=hooks, sample_id=sample_id,
+                                 class_name=class_name)
     ious: list[float] = []
-    prediction: Prediction | None = None
-    for index in range(1, protocol.max_clicks + 1):
-        click = clicker.next_click(mask)
-        points, labels = clicks_to_prompts(clicker.clicks)
-        multimask = protocol.multimask_always or (index == 1 and protocol.first_click_multimask)
-        mask_input = previous.low_res if (protocol.feed_logits and previous is not None) else None
-        prediction = segmenter.predict(points=points, labels=labels, mask_input=mask_input, multimask=multimask)
-        mask = prediction.logit > protocol.threshold
-        ious.append(mask_iou(mask, gt, ignore))
-        event = ClickEvent(index, click, clicker.clicks, prediction, mask, image, mask_input, multimask)
-        for hook in hooks:
-            hook.after_click(segmenter, event)
-        previous = prediction
+    for _ in range(protocol.max_clicks):
+        session.add_click(clicker.next_click(session.mask))
+        ious.append(mask_iou(session.mask, gt, ignore))
         if protocol.target_iou is not None and ious[-1] >= protocol.target_iou:
             break
     failed = protocol.target_iou is not None and ious[-1] < protocol.target_iou
-    assert prediction is not None
-    for hook in hooks:
-        hook.after_sample(segmenter, SampleEvent(sample_id, image, clicker.clicks, mask, prediction, failed,
-                                                     class_name))
-    return InteractiveResult(sample_id, ious, list(clicker.clicks), mask)
+    event = session.finish(failed)
+    return InteractiveResult(sample_id, ious, list(clicker.clicks), event.final_mask, event.final_prediction)

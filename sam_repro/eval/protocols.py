@@ -1,4 +1,12 @@
-"""Non-interactive prompt protocols: how each ground-truth object is prompted.
+"""Prompt protocols: how a segmenter is run on one sample, one class per scheme.
+
+A protocol is a class with one method, :meth:`Protocol.run`: it runs a segmenter on the chosen objects
+of one sample and returns what the harness scores (:class:`ObjectOutput` per object, an optional
+image-level class map). A new prompting scheme (a self-prompting agent, corrective clicks) is a new
+class; the harness never branches on the protocol's type.
+
+The non-interactive protocol (one prompt per object) is :class:`PromptProtocol` below; the interactive
+click loop is :class:`sam_repro.eval.interactive.InteractiveProtocol`.
 
 Conventions (research/metrics.md section 8): boxes are HQ-SAM's tight inclusive boxes
 (:func:`sam_repro.prompts.mask_to_box`); noisy boxes are DN-DETR-style with a scale (0.4 for
@@ -9,18 +17,84 @@ the mask with the highest predicted IoU (SAM's convention for ambiguous prompts)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sam_repro.prompts import mask_to_box, noisy_box, oracle_first_click, random_points
 
+if TYPE_CHECKING:
+    from sam_repro.data.sample import Sample
+    from sam_repro.eval.scoring import MetricSpec
+    from sam_repro.methods.base import Prediction, Segmenter
+    from sam_repro.methods.hooks import InteractionHooks
+
+
+@dataclass
+class ObjectOutput:
+    """What a protocol produced for one object of a sample.
+
+    Attributes:
+        object: index of the object in ``Sample.masks``.
+        prediction: the final prediction.
+        mask: (H, W) bool, the final binary mask (what the user sees).
+        ious: IoU after every click (interactive protocols), else None.
+        record: protocol-specific fields stored in the object's record (predicted IoU, clicks...).
+    """
+
+    object: int
+    prediction: "Prediction"
+    mask: np.ndarray
+    ious: list[float] | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def probability(self) -> np.ndarray:
+        """(H, W) float32 in [0, 1]: the sigmoid of the final logits (computed once, when a metric reads it)."""
+        return self.prediction.probability
+
+
+@dataclass
+class SampleOutput:
+    """What a protocol produced for one sample: its objects, and an (H, W) int class map when the method
+    labels the whole image (semantic protocols), else None."""
+
+    objects: list[ObjectOutput]
+    class_map: np.ndarray | None = None
+
+
+class Protocol(ABC):
+    """How a segmenter is run on one sample. Subclasses are frozen dataclasses with a ``name`` (recorded
+    with results) whose fields define the protocol (they enter the harness's run key)."""
+
+    name: str
+
+    @abstractmethod
+    def run(self, segmenter: "Segmenter", sample: "Sample", objects: Sequence[int], rng: np.random.Generator,
+            hooks: Sequence["InteractionHooks"] = ()) -> SampleOutput:
+        """Run ``segmenter`` on the objects ``objects`` (indices into ``sample.masks``) of ``sample``.
+
+        Args:
+            rng: the sample's generator (``default_rng([seed, index])``): random prompts are drawn from it.
+            hooks: interaction hooks of the caller (fired by interactive protocols).
+        """
+
+    def default_metrics(self, noc_targets: Sequence[tuple[float, int]] = ()) -> list["MetricSpec"]:
+        """What the harness scores when the caller names no metrics: mask IoU and boundary IoU per object
+        (HQ-SAM's evaluation). ``noc_targets`` concern protocols that click."""
+        from sam_repro.eval.scoring import default_metrics
+
+        return default_metrics()
+
 PROMPT_KINDS = ("box", "noisy_box", "points", "oracle_point")
 
 
 @dataclass(frozen=True)
-class PromptProtocol:
+class PromptProtocol(Protocol):
     """One prompt per object.
 
     Attributes:
@@ -57,6 +131,16 @@ class PromptProtocol:
         click = oracle_first_click(gt)
         return {"points": np.array([[click.x, click.y]], dtype=np.float64), "labels": np.array([1]),
                 "multimask": self.multimask}
+
+    def run(self, segmenter: "Segmenter", sample: "Sample", objects: Sequence[int], rng: np.random.Generator,
+            hooks: Sequence["InteractionHooks"] = ()) -> SampleOutput:
+        """Set the image once, then one prediction per object from :meth:`prompts_for` (drawn in object order)."""
+        segmenter.set_image(sample.image)
+        outputs = []
+        for k in objects:
+            prediction = segmenter.predict(**self.prompts_for(sample.masks[k], rng))
+            outputs.append(ObjectOutput(k, prediction, prediction.mask, record={"predicted_iou": prediction.iou}))
+        return SampleOutput(outputs)
 
 
 TIGHT_BOX = PromptProtocol("tight_box", "box")

@@ -56,7 +56,7 @@ def _register_builtin() -> None:
     from sam_repro.methods import tta
 
     register_method("tta", tta.from_backbone)
-    from sam_repro.methods.hq_sam import HqSamSegmenter
+    from sam_repro.methods.hqsam import HqSamSegmenter
 
     register_method("hqsam", HqSamSegmenter.from_backbone)
 

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from segment_anything.modeling import Sam
+
+    from sam_repro.backbones.engine import ImageEmbedding, SamEngine
+    from sam_repro.methods.hooks import InteractionHooks
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,26 @@ class Prediction:
 
 
 class Segmenter(ABC):
-    """A promptable segmenter. Methods that need more than prompts declare it in ``capabilities``
-    (e.g. ``"adapts"`` for test-time adaptation hooks, ``"refines"`` for DIS-SAM's second stage,
-    ``"prompts_itself"`` for AlignSAM)."""
+    """A promptable segmenter.
+
+    Methods that need more than prompts declare it, never by attributes that callers probe for:
+
+    * ``capabilities``: what the harness, the protocols and the widgets may ask of it: ``"adapts"``
+      (it learns during interaction: its :attr:`interactive_hooks` carry state from one sample to the
+      next, so an interrupted evaluation restarts instead of resuming), and, as the methods land,
+      ``"corrects"`` (Pi-SAM routes corrective clicks to its interactor), ``"refines"`` (DIS-SAM's
+      second stage), ``"prompts_itself"`` (AlignSAM);
+    * :attr:`interactive_hooks`: the hooks every interactive session on this segmenter fires;
+    * :class:`SamBacked`: the members a method wrapping a SAM-style segmenter may use.
+    """
 
     name: str
     capabilities: frozenset[str] = frozenset()
+
+    @property
+    def interactive_hooks(self) -> tuple["InteractionHooks", ...]:
+        """Hooks that every interactive session on this segmenter fires (none by default)."""
+        return ()
 
     @abstractmethod
     def set_image(self, image: np.ndarray) -> None:
@@ -95,3 +116,52 @@ class Segmenter(ABC):
     @abstractmethod
     def info(self) -> dict[str, Any]:
         """Provenance: method, backbone, checkpoint file and sha256, device, parameters."""
+
+
+class SamBacked(Segmenter):
+    """A segmenter standing on a SAM-style model: the declared members that a method wrapping it (test-time
+    adaptation, DIS-SAM's refinement, a Stable-SAM under TTA) may use, and nothing else.
+
+    Attributes:
+        model: the ``segment_anything`` ``Sam`` (or a subclass) on its device.
+        engine: the :class:`~sam_repro.backbones.engine.SamEngine` that embeds images once and decodes.
+    """
+
+    model: "Sam"
+    engine: "SamEngine"
+
+    @property
+    @abstractmethod
+    def embedding(self) -> "ImageEmbedding":
+        """The current image's embedding (with its extra decoder inputs); raises before ``set_image``."""
+
+    @property
+    def decoder_options(self) -> dict[str, Any]:
+        """Keyword options this segmenter passes to its mask decoder on every decode (HQ-SAM:
+        ``hq_token_only``); none for plain SAM."""
+        return {}
+
+    @property
+    def mask_decoder(self) -> "torch.nn.Module":
+        """The mask decoder (what test-time adaptation trains)."""
+        return self.model.mask_decoder
+
+    @property
+    def low_res_size(self) -> int:
+        """Side of the low-resolution logits (256 for full-scale SAM, 64 for the tiny SAM)."""
+        from sam_repro.backbones.encoders import embedding_grid
+
+        return 4 * embedding_grid(self.model.image_encoder)
+
+    def decode(self, points: np.ndarray | None = None, labels: np.ndarray | None = None,
+               boxes: np.ndarray | None = None, mask_input: Any = None, multimask: bool = False,
+               grad: bool = False) -> tuple["torch.Tensor", "torch.Tensor"]:
+        """Decode B prompts against the current embedding, with this segmenter's decoder options: the
+        low-res logits (B, K, h, w) and predicted IoUs (B, K) (see ``SamEngine.decode`` for the prompt
+        shapes); ``grad`` keeps the autograd graph."""
+        return self.engine.decode(self.embedding, points=points, labels=labels, boxes=boxes, mask_input=mask_input,
+                                  multimask=multimask, grad=grad, decoder_options=self.decoder_options)
+
+    def upscale(self, low_res: "torch.Tensor") -> "torch.Tensor":
+        """Low-res logits (B, K, h, w) -> logits at the current image's size (B, K, H, W), differentiable."""
+        return self.engine.upscale(self.embedding, low_res)

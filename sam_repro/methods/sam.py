@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from sam_repro.backbones.checkpoints import load_strict, read_state_dict, resolve_checkpoint, sha256_file
+from sam_repro.backbones.checkpoints import load_strict, read_state_dict, sha256_file
 from sam_repro.backbones.engine import ImageEmbedding, SamEngine
 from sam_repro.backbones.build import build_sam
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.backbones.specs import BackboneSpec
+from sam_repro.backbones.weights import resolve_sam_weights
 from sam_repro.device import resolve_device
-from sam_repro.methods.base import Prediction, Segmenter
+from sam_repro.methods.base import Prediction, SamBacked
 from sam_repro.validation import as_rgb_image, check_box, check_mask_input, check_points
 
 
@@ -44,7 +45,7 @@ def load_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike |
         provenance.update(checkpoint=None, checkpoint_sha256=None, weights=f"random(seed={seed})")
     else:
         # Verify and read the file before building the model: a bad file fails fast and cheaply.
-        path, expected = resolve_checkpoint(spec, checkpoint)
+        path, expected = resolve_sam_weights(spec.name, checkpoint)
         state = read_state_dict(path, expected_sha256=expected)
         provenance.update(checkpoint=str(path), checkpoint_sha256=expected or sha256_file(path), weights="checkpoint")
     model = build_sam(spec.config, seed=seed)
@@ -53,7 +54,7 @@ def load_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike |
     return model.to(target).eval(), provenance
 
 
-class SamSegmenter(Segmenter):
+class SamSegmenter(SamBacked):
     """SAM as a :class:`Segmenter`.
 
     Args:
@@ -94,10 +95,6 @@ class SamSegmenter(Segmenter):
             raise RuntimeError(f"{self.name}: call set_image(image) before predict()")
         return self._embedding
 
-    @property
-    def low_res_size(self) -> int:
-        return 4 * self.model.image_encoder.img_size // self.model.image_encoder.patch_embed.proj.kernel_size[0]
-
     # -- prediction ----------------------------------------------------------------------------
     def predict(self, points: np.ndarray | None = None, labels: np.ndarray | None = None,
                 box: np.ndarray | None = None, mask_input: np.ndarray | None = None,
@@ -108,8 +105,7 @@ class SamSegmenter(Segmenter):
         mask_arr = check_mask_input(mask_input, self.low_res_size)
         if pts is None and box_arr is None and mask_arr is None:
             raise ValueError(f"{self.name}: predict() needs at least one prompt (points+labels, box or mask_input)")
-        low_res, iou = self.engine.decode(
-            embedding,
+        low_res, iou = self.decode(
             points=None if pts is None else pts[None],
             labels=None if lab is None else lab[None],
             boxes=None if box_arr is None else box_arr[None],
@@ -148,12 +144,12 @@ class SamSegmenter(Segmenter):
             if batch is not None and box_arr.shape[0] != batch:
                 raise ValueError(f"points ({batch}) and boxes ({box_arr.shape[0]}) must have the same batch size")
             boxes = box_arr
-        low_res, iou = self.engine.decode(embedding, points=points, labels=labels, boxes=boxes, multimask=multimask)
+        low_res, iou = self.decode(points=points, labels=labels, boxes=boxes, multimask=multimask)
         return self._to_prediction(embedding, low_res, iou)
 
     def _to_prediction(self, embedding: ImageEmbedding, low_res: torch.Tensor, iou: torch.Tensor) -> list[Prediction]:
         with torch.no_grad():
-            logits = self.engine.upscale(embedding, low_res)
+            logits = self.engine.upscale(embedding, low_res)  # the embedding the logits were decoded against
         logits_np = logits.float().cpu().numpy()
         low_np = low_res.detach().float().cpu().numpy()
         iou_np = iou.detach().float().cpu().numpy()

@@ -45,11 +45,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from sam_repro.methods.base import Segmenter
+from sam_repro.methods.base import SamBacked, Segmenter
+from sam_repro.methods.hooks import ClickEvent, InteractionHooks, SampleEvent, SampleStart
 from sam_repro.prompts import Click, clicks_to_prompts
 
-if TYPE_CHECKING:  # the loop imports methods; events are only annotations here
-    from sam_repro.eval.interactive import ClickEvent, SampleEvent, SampleStart
+if TYPE_CHECKING:
+    from sam_repro.backbones.engine import ImageEmbedding, SamEngine
 
 PAPER_LR = 1e-6
 """Adam learning rate of the paper (SAM ViT-B)."""
@@ -179,32 +180,32 @@ def image_level_labels(config: TTAConfig, final_mask: np.ndarray, clicks: tuple[
     return labels
 
 
-class TestTimeAdaptation(Segmenter):
-    """The paper's method: a segmenter that wraps a SAM-style one and adapts its mask decoder through
-    the interactive loop's hooks.
+class TestTimeAdaptation(SamBacked, InteractionHooks):
+    """The paper's method: a segmenter that wraps a SAM-backed one and adapts its mask decoder through
+    the interactive session's hooks.
 
     It predicts exactly like the wrapped segmenter (whose decoder it adapts in place) and lists itself
-    in ``interactive_hooks``, which :func:`sam_repro.eval.interactive.run_interactive` (and so the
-    harness) calls after every click and sample. Outside the loop it is the wrapped segmenter.
+    in ``interactive_hooks``, which every interactive session (the simulated user's NoC loop, the
+    harness, a person's clicks in the widgets) fires after every click and sample. Outside a session it
+    is the wrapped segmenter. It is itself :class:`SamBacked` (every member delegated), so it composes
+    with any method that wraps a SAM-backed segmenter.
 
     Args:
-        segmenter: a segmenter with ``model.mask_decoder``, ``embedding`` and a :class:`SamEngine`
-            ``engine`` (plain SAM, HQ-SAM...).
+        segmenter: any :class:`SamBacked` segmenter (plain SAM, HQ-SAM...).
         config: which adaptations run (:data:`PAPER_CONFIGS`).
     """
 
     __test__ = False  # not a pytest class
-    capabilities = frozenset({"adapts"})
 
     def __init__(self, segmenter: Segmenter, config: TTAConfig = TTAConfig()):
-        model = getattr(segmenter, "model", None)
-        if model is None or not hasattr(model, "mask_decoder") or not hasattr(segmenter, "engine"):
-            raise TypeError(f"{getattr(segmenter, 'name', segmenter)!r} exposes no SAM-style mask decoder "
-                            "(needs .model.mask_decoder and .engine)")
+        if not isinstance(segmenter, SamBacked):
+            raise TypeError(f"{getattr(segmenter, 'name', segmenter)!r} is not SAM-backed (a SamBacked segmenter "
+                            "with a SAM-style mask decoder), so there is no decoder to adapt")
+        model = segmenter.model
         self.segmenter = segmenter
         self.config = config
         self.name = f"tta[{config.label}]:{segmenter.name}"
-        self.decoder: torch.nn.Module = model.mask_decoder
+        self.decoder: torch.nn.Module = segmenter.mask_decoder
         self._initial = self._snapshot_decoder()
         self._optimizer = self._new_optimizer()
         self._per_class: dict[str | None, tuple[dict, dict]] = {}
@@ -256,12 +257,40 @@ class TestTimeAdaptation(Segmenter):
                                       multimask=multimask)
 
     @property
-    def embedding(self):
+    def capabilities(self) -> frozenset[str]:  # type: ignore[override]
+        return self.segmenter.capabilities | ({"adapts"} if self.config.adapts else set())
+
+    @property
+    def interactive_hooks(self) -> tuple[InteractionHooks, ...]:
+        own = (self,) if self.config.adapts else ()
+        return (*self.segmenter.interactive_hooks, *own)
+
+    # -- SamBacked, delegated ------------------------------------------------------------------------
+    @property
+    def model(self) -> torch.nn.Module:  # type: ignore[override]
+        return self.segmenter.model
+
+    @property
+    def engine(self) -> "SamEngine":  # type: ignore[override]
+        return self.segmenter.engine
+
+    @property
+    def embedding(self) -> "ImageEmbedding":
         return self.segmenter.embedding
 
     @property
-    def interactive_hooks(self) -> tuple["TestTimeAdaptation", ...]:
-        return (self,) if self.config.adapts else ()
+    def decoder_options(self) -> dict[str, Any]:
+        return self.segmenter.decoder_options
+
+    @property
+    def low_res_size(self) -> int:
+        return self.segmenter.low_res_size
+
+    def decode(self, *args: Any, **kwargs: Any):
+        return self.segmenter.decode(*args, **kwargs)
+
+    def upscale(self, low_res: torch.Tensor) -> torch.Tensor:
+        return self.segmenter.upscale(low_res)
 
     # -- hooks -----------------------------------------------------------------------------------
     def before_sample(self, segmenter: Segmenter, event: SampleStart) -> None:
@@ -299,13 +328,11 @@ class TestTimeAdaptation(Segmenter):
     # -- one Adam step -----------------------------------------------------------------------------
     def adaptation_loss(self, event: ClickEvent, labels: np.ndarray) -> torch.Tensor:
         """Sparse BCE of the decoder's logits for ``event``'s prompts against ``labels`` (H, W)."""
-        engine = self.segmenter.engine
-        embedding = self.segmenter.embedding
         points, point_labels = clicks_to_prompts(event.clicks)
-        low_res, _ = engine.decode(embedding, points=points[None], labels=point_labels[None],
-                                   mask_input=None if event.mask_input is None else event.mask_input[None],
-                                   multimask=event.multimask, grad=True)
-        logits = engine.upscale(embedding, low_res)  # (1, K, H, W), differentiable
+        low_res, _ = self.segmenter.decode(points=points[None], labels=point_labels[None],
+                                           mask_input=None if event.mask_input is None else event.mask_input[None],
+                                           multimask=event.multimask, grad=True)
+        logits = self.segmenter.upscale(low_res)  # (1, K, H, W), differentiable
         chosen = event.prediction.best if event.multimask else 0
         target = torch.as_tensor(labels, device=logits.device)
         return sparse_bce(logits[0, chosen], target)

@@ -153,7 +153,7 @@ def run_table(make_segmenter, table: str, datasets: Sequence[str], rows: Sequenc
             summary = evaluate(make_segmenter(row), samples, protocol, run_dir, seed=seed, limit=images,
                                progress=progress, noc_targets=((target, clicks),), min_object_area=min_object_area,
                                order_seed=order_seed, max_objects=max_objects)
-            metrics = summary["metrics"]
+            metrics = summary["metrics"][f"nocfr_{clicks}"]
             for ours, theirs in ((f"noc_{suffix}", "NoC"), (f"fr_{suffix}", "FR")):
                 results.append(ResultRow(PAPER, table, dataset, row, theirs, float(metrics[ours]), family,
                                          summary["objects"]))
@@ -168,7 +168,7 @@ def time_adaptation(segmenter, image: np.ndarray, repeats: int = 20) -> dict[str
     import torch
 
     from sam_repro.methods.tta import PAPER_CONFIGS, TestTimeAdaptation, click_label_map
-    from sam_repro.eval.interactive import ClickEvent
+    from sam_repro.methods.hooks import ClickEvent
     from sam_repro.prompts import Click, clicks_to_prompts
 
     tta = TestTimeAdaptation(segmenter, PAPER_CONFIGS["complete"])
