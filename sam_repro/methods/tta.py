@@ -32,7 +32,7 @@ Choices where the paper is silent (documented, and parameters where both reading
   loop passes a class name; otherwise one shared copy.
 * Learning rate: the paper uses Adam 1e-6 for ViT-B (``PAPER_LR``). The tiny backbone's decoder is
   ~10x smaller (0.43M vs 4.06M parameters) and trained from scratch at 1e-3; ``TINY_LR`` was chosen on the train split of a
-  stand-in domain (see ``notebooks/tta/tta_ablations.ipynb`` for the sweep).
+  stand-in domain (see ``notebooks/sam_tta/tta_ablations.ipynb`` for the sweep).
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ PAPER_LR = 1e-6
 """Adam learning rate of the paper (SAM ViT-B)."""
 TINY_LR = 1e-3
 """Adam learning rate for the tiny backbone: the lowest NoC20@85 of the sweep 1e-6 ... 1e-3 on the
-*train* split of the TrashCan stand-in (``notebooks/tta/tta_ablations.ipynb``; 14.42 at 1e-3 vs 14.75
+*train* split of the TrashCan stand-in (``notebooks/sam_tta/tta_ablations.ipynb``; 14.42 at 1e-3 vs 14.75
 at 1e-4 and 15.17 without adaptation, 12 objects, FR equal), so the test images stay unseen."""
 
 IGNORE = -1

@@ -17,46 +17,34 @@ import numpy as np
 
 from sam_repro.eval.interactive import InteractiveProtocol
 from sam_repro.reproduce.claims import Claim, compare_rows, compare_values
+from sam_repro.reproduce.experiment import StandIns, open_source, run_grid  # noqa: F401  (open_source: notebooks)
 from sam_repro.reproduce.results import ResultRow, ResultSet, Verdict
 
 PAPER = "sam_tta"
 
-#: paper dataset -> the synthetic family standing in for it (see each family's FamilySpec).
-STAND_INS: dict[str, str] = {
-    "Rooftop": "synthetic/rooftops",
-    "DOORS": "synthetic/boulders",
-    "TrashCan": "synthetic/underwater",
-    "CAMO": "synthetic/camouflage",
-    "ISTD": "synthetic/shadow",
-    "LeafDisease": "synthetic/leaf_lesion",
-    "TimberSeg": "synthetic/timber",
-    "KvasirSeg": "synthetic/polyp",
-    "GlaS": "synthetic/glands",
-}
-"""PPDLS, KvasirInstrument and CVCClinicDB have no stand-in of their own (polyp already stands in
-for Kvasir-SEG; reusing it under a second name would count one domain twice)."""
-
-#: paper dataset -> the real dataset's name in ``data_manifest.yaml`` (the full profile).
-REAL_DATASETS: dict[str, str] = {
-    "Rooftop": "rooftop", "DOORS": "doors", "TrashCan": "trashcan", "CAMO": "camo", "ISTD": "istd",
-    "LeafDisease": "leafdisease", "PPDLS": "ppdls", "TimberSeg": "timberseg",
-    "KvasirInstrument": "kvasir_instrument", "CVCClinicDB": "cvc_clinicdb", "GlaS": "glas", "KvasirSeg": "kvasir_seg",
-}
-
-
-def sources(data: str) -> dict[str, str]:
-    """``"synthetic"`` (the embedded stand-ins) or ``"real"`` (the paper's datasets)."""
-    if data not in ("synthetic", "real"):
-        raise ValueError(f"data must be 'synthetic' or 'real', got {data!r}")
-    return dict(STAND_INS if data == "synthetic" else REAL_DATASETS)
-
-
-def open_source(name: str, seed: int = 0):
-    """Open the evaluation split of a catalog dataset: ``test`` when it has one, else ``all``, else
-    its first split (the paper does not state splits for several datasets; see data_manifest.yaml)."""
-    from sam_repro.data import open_evaluation_set
-
-    return open_evaluation_set(name, seed)
+#: the paper's datasets -> what runs in their place: a synthetic family (each family's FamilySpec says what it
+#: keeps of the real set) or the real dataset's name in ``data_manifest.yaml`` (the full profile). PPDLS,
+#: KvasirInstrument and CVCClinicDB have no stand-in of their own (polyp already stands in for Kvasir-SEG;
+#: reusing it under a second name would count one domain twice).
+STAND_INS = StandIns(
+    synthetic={
+        "Rooftop": "synthetic/rooftops",
+        "DOORS": "synthetic/boulders",
+        "TrashCan": "synthetic/underwater",
+        "CAMO": "synthetic/camouflage",
+        "ISTD": "synthetic/shadow",
+        "LeafDisease": "synthetic/leaf_lesion",
+        "TimberSeg": "synthetic/timber",
+        "KvasirSeg": "synthetic/polyp",
+        "GlaS": "synthetic/glands",
+    },
+    real={
+        "Rooftop": "rooftop", "DOORS": "doors", "TrashCan": "trashcan", "CAMO": "camo", "ISTD": "istd",
+        "LeafDisease": "leafdisease", "PPDLS": "ppdls", "TimberSeg": "timberseg",
+        "KvasirInstrument": "kvasir_instrument", "CVCClinicDB": "cvc_clinicdb", "GlaS": "glas",
+        "KvasirSeg": "kvasir_seg",
+    },
+)
 
 #: table -> (datasets of the table, IoU target, click budget)
 TABLES: dict[str, tuple[tuple[str, ...], float, int]] = {
@@ -126,38 +114,27 @@ def segmenter_factory(backbone: str, *, checkpoint: str | None = None, device: s
 def run_table(make_segmenter, table: str, datasets: Sequence[str], rows: Sequence[str], out_dir: str | Path, *,
               images: int | None, seed: int = 0, max_objects: int | None = 3, min_object_area: int = 64,
               order_seed: int | None = None, data: str = "synthetic", progress: bool = False) -> list[ResultRow]:
-    """Run rows x datasets of one table and return our NoC / FR rows.
+    """Rows x datasets of one table through the shared runner (:func:`~sam_repro.reproduce.experiment.run_grid`):
+    our NoC / FR rows at the table's target and click budget.
 
     Args:
         make_segmenter: ``row -> Segmenter`` (a fresh, unadapted one per run).
         datasets: paper dataset names; those without a source in ``data`` are skipped.
         images: images per dataset (None = all), annotated in the dataset's fixed (seeded) order, or
             in the permutation drawn with ``order_seed``.
-        data: ``"synthetic"`` (stand-ins) or ``"real"`` (see :func:`sources`).
+        data: ``"synthetic"`` (stand-ins) or ``"real"`` (see :data:`STAND_INS`).
         max_objects: objects annotated per image (the largest).
     """
-    from sam_repro.eval.harness import evaluate
-
-    available = sources(data)
-    protocol = protocol_for(table)
     _, target, clicks = TABLES[table]
     suffix = f"{clicks}@{int(round(target * 100))}"
-    results = []
-    for dataset in datasets:
-        if dataset not in available:
-            continue
-        family = available[dataset]
-        samples = open_source(family, seed)
-        for row in rows:
-            run_dir = Path(out_dir) / table / dataset / row.replace("/", "_")
-            summary = evaluate(make_segmenter(row), samples, protocol, run_dir, seed=seed, limit=images,
-                               progress=progress, noc_targets=((target, clicks),), min_object_area=min_object_area,
-                               order_seed=order_seed, max_objects=max_objects)
-            metrics = summary["metrics"][f"nocfr_{clicks}"]
-            for ours, theirs in ((f"noc_{suffix}", "NoC"), (f"fr_{suffix}", "FR")):
-                results.append(ResultRow(PAPER, table, dataset, row, theirs, float(metrics[ours]), family,
-                                         summary["objects"]))
-    return results
+
+    def read(summary: dict[str, Any]) -> dict[str, float]:
+        noc = summary["metrics"][f"nocfr_{clicks}"]
+        return {"NoC": noc[f"noc_{suffix}"], "FR": noc[f"fr_{suffix}"]}
+
+    return run_grid(PAPER, table, make_segmenter, rows, datasets, STAND_INS, protocol_for(table), out_dir, read,
+                    data=data, images=images, seed=seed, noc_targets=((target, clicks),), max_objects=max_objects,
+                    min_object_area=min_object_area, order_seed=order_seed, progress=progress)
 
 
 def time_adaptation(segmenter, image: np.ndarray, repeats: int = 20) -> dict[str, float]:
