@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from sam_repro.reproduce.claims import Claim, compare_rows, compare_values, evaluate_claims
+from sam_repro.reproduce.claims import (
+    Claim, combine, compare_ratio, compare_rows, evaluate_claims, paired_mean_difference,
+)
 from sam_repro.reproduce.papers import paper_module
 from sam_repro.reproduce.papers import sam_tta
 from sam_repro.reproduce.profiles import Profile
@@ -20,31 +23,85 @@ def _rows(fr: dict[tuple[str, str, str], float], metric: str = "FR") -> list[Res
     return [ResultRow("sam_tta", table, dataset, row, metric, value) for (table, dataset, row), value in fr.items()]
 
 
-def test_compare_rows_true_false_and_not_run() -> None:
-    held = ResultSet(_rows({("table1", "CAMO", "complete"): 10.0, ("table1", "CAMO", "baseline"): 20.0,
-                            ("table1", "DOORS", "complete"): 5.0, ("table1", "DOORS", "baseline"): 6.0}))
-    verdict = compare_rows(held, ["table1"], "FR", "complete", "baseline")
-    assert verdict.status == "held" and "2/2" in verdict.detail and len(verdict.evidence) == 2
-    broken = ResultSet(_rows({("table1", "CAMO", "complete"): 10.0, ("table1", "CAMO", "baseline"): 20.0,
-                              ("table1", "DOORS", "complete"): 7.0, ("table1", "DOORS", "baseline"): 6.0}))
-    verdict = compare_rows(broken, ["table1"], "FR", "complete", "baseline")
-    assert verdict.status == "not held" and "1/2" in verdict.detail and "(fails)" in verdict.detail
-    assert compare_rows(broken, ["table1"], "FR", "complete", "baseline", required="fraction",
-                        min_fraction=0.5).status == "held"
-    ties = ResultSet(_rows({("table1", "CAMO", "complete"): 20.0, ("table1", "CAMO", "baseline"): 20.0}))
-    assert compare_rows(ties, ["table1"], "FR", "complete", "baseline").status == "not held"
-    assert compare_rows(ties, ["table1"], "FR", "complete", "baseline", strict=False).status == "held"
-    assert compare_rows(held, ["table3"], "FR", "complete", "baseline").status == "not run"
-    assert compare_rows(held, ["table1"], "FR", "complete", "HQ-SAM").status == "not run"
+def _objects(table: str, dataset: str, row: str, values, metric: str = "FR") -> ResultRow:
+    values = [float(v) for v in values]
+    return ResultRow("sam_tta", table, dataset, row, metric, float(np.mean(values)), values=tuple(values),
+                     units=tuple(f"img{i}#0" for i in range(len(values))))
 
 
-def test_compare_values_and_higher_is_better() -> None:
-    assert compare_values("ratio", 3.3, 4.0).status == "held"
-    assert compare_values("ratio", 4.5, 4.0).status == "not held"
-    assert compare_values("ratio", None, 4.0).status == "not run"
-    scores = ResultSet([ResultRow("p", "t", "d", "ours", "IoU", 0.9), ResultRow("p", "t", "d", "sam", "IoU", 0.8)])
-    assert compare_rows(scores, ["t"], "IoU", "ours", "sam", lower_is_better=False).status == "held"
-    assert compare_rows(scores, ["t"], "IoU", "sam", "ours", lower_is_better=False).status == "not held"
+def _failures(rng, n: int, rate: float) -> np.ndarray:
+    return 100.0 * (rng.random(n) < rate)
+
+
+def test_clear_support_is_held_clear_opposition_not_held_and_noise_inconclusive() -> None:
+    rng = np.random.default_rng(1)
+    low, high = _failures(rng, 80, 0.1), _failures(rng, 80, 0.6)
+    supported = ResultSet([_objects("table1", "CAMO", "complete", low), _objects("table1", "CAMO", "baseline", high)])
+    verdict = compare_rows(supported, ["table1"], "FR", "complete", "baseline")
+    assert verdict.status == "held" and verdict.high < 0 and verdict.n == 80
+    assert verdict.effect == pytest.approx(low.mean() - high.mean())
+    opposed = ResultSet([_objects("table1", "CAMO", "complete", high), _objects("table1", "CAMO", "baseline", low)])
+    assert compare_rows(opposed, ["table1"], "FR", "complete", "baseline").status == "not held"
+    noise = ResultSet([_objects("table1", "CAMO", "complete", _failures(rng, 80, 0.4)),
+                       _objects("table1", "CAMO", "baseline", _failures(rng, 80, 0.4))])
+    verdict = compare_rows(noise, ["table1"], "FR", "complete", "baseline")
+    assert verdict.status == "inconclusive" and verdict.low < 0 < verdict.high
+
+
+def test_ties_never_decide_a_strict_claim() -> None:
+    same = np.full(50, 100.0)
+    ties = ResultSet([_objects("table1", "CAMO", "complete", same), _objects("table1", "CAMO", "baseline", same)])
+    verdict = compare_rows(ties, ["table1"], "FR", "complete", "baseline")
+    assert verdict.status == "inconclusive" and (verdict.effect, verdict.low, verdict.high) == (0.0, 0.0, 0.0)
+
+
+def test_the_bootstrap_is_seeded() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(0, 1, 40), rng.normal(0.3, 1, 40)
+    assert paired_mean_difference(a, b) == paired_mean_difference(a, b)
+    assert paired_mean_difference(a, b, seed=1) != paired_mean_difference(a, b, seed=2)
+    effect, low, high = paired_mean_difference(a, b)
+    assert low < effect < high and effect == pytest.approx(np.mean(a - b))
+
+
+def test_rows_are_paired_by_unit() -> None:
+    a = ResultRow("p", "t", "d", "a", "FR", 50.0, values=(0.0, 100.0, 100.0), units=("x#0", "y#0", "z#0"))
+    b = ResultRow("p", "t", "d", "b", "FR", 50.0, values=(100.0, 0.0), units=("z#0", "x#0"))
+    verdict = compare_rows(ResultSet([a, b]), ["t"], "FR", "a", "b")
+    assert verdict.n == 2 and verdict.effect == pytest.approx(((0 - 0) + (100 - 100)) / 2)
+
+
+def test_many_case_claims_count_cases_decided_by_their_own_interval() -> None:
+    assert combine(["held", "held", "held"]) == "held"
+    assert combine(["held", "inconclusive", "held"]) == "inconclusive"
+    assert combine(["held", "not held", "inconclusive"]) == "not held"
+    assert combine(["held", "held", "inconclusive"], "majority") == "held"
+    assert combine(["held", "inconclusive", "inconclusive"], "majority") == "inconclusive"
+    assert combine(["held", "not held", "not held"], "majority") == "not held"
+    assert combine(["held", "held", "not held", "held"], "majority") == "held"  # 3 of 4 is a strict majority
+    assert combine(["held", "held", "not held", "not held"], "majority") == "not held"  # 2 of 4 is not
+    assert combine(["held"] * 3 + ["inconclusive"], "fraction", 0.75) == "held"
+    assert combine(["held"] * 2 + ["not held"] * 2, "fraction", 0.75) == "not held"
+    with pytest.raises(ValueError, match="required"):
+        combine(["held"], "some")
+
+
+def test_rows_without_per_object_values_are_inconclusive_and_missing_rows_not_run() -> None:
+    rows = ResultSet(_rows({("table1", "CAMO", "complete"): 10.0, ("table1", "CAMO", "baseline"): 20.0}))
+    verdict = compare_rows(rows, ["table1"], "FR", "complete", "baseline")
+    assert verdict.status == "inconclusive" and "no per-object values" in str(verdict.evidence)
+    assert compare_rows(rows, ["table3"], "FR", "complete", "baseline").status == "not run"
+    assert compare_rows(rows, ["table1"], "FR", "complete", "HQ-SAM").status == "not run"
+
+
+def test_ratio_claims_bootstrap_over_repeats() -> None:
+    rng = np.random.default_rng(3)
+    step = ResultRow("p", "timing", "cpu", "tiny", "step", 9.0, values=tuple(rng.normal(9, 0.3, 20)))
+    forward = ResultRow("p", "timing", "cpu", "tiny", "forward", 3.0, values=tuple(rng.normal(3, 0.1, 20)))
+    assert compare_ratio("step / forward", step, forward, 4.0).status == "held"  # ~3x
+    assert compare_ratio("step / forward", step, forward, 2.0).status == "not held"
+    assert compare_ratio("step / forward", step, forward, 3.0).status == "inconclusive"
+    assert compare_ratio("step / forward", None, forward, 4.0).status == "not run"
 
 
 def test_a_raising_check_is_reported_not_run() -> None:
@@ -61,17 +118,26 @@ def test_verdict_status_is_validated() -> None:
 
 
 def test_tta_claims_on_constructed_results() -> None:
-    rows = _rows({("table1", "CAMO", "baseline"): 30.0, ("table1", "CAMO", "complete"): 20.0,
-                  ("table1", "CAMO", "R/U/CM"): 25.0, ("table2", "CAMO", "baseline"): 50.0,
-                  ("table2", "CAMO", "complete"): 55.0, ("table2", "CAMO", "R/U/CM"): 60.0})
-    rows.append(ResultRow("sam_tta", "timing", "cpu", "tiny", "decoder_forward_ms", 2.0))
-    rows.append(ResultRow("sam_tta", "timing", "cpu", "tiny", "adaptation_step_ms", 9.0))
+    rng = np.random.default_rng(4)
+    rows = [
+        _objects("table1", "CAMO", "baseline", _failures(rng, 60, 0.6)),
+        _objects("table1", "CAMO", "complete", _failures(rng, 60, 0.05)),
+        _objects("table1", "CAMO", "R/U/CM", _failures(rng, 60, 0.7)),
+        _objects("table2", "CAMO", "baseline", np.full(60, 100.0)),
+        _objects("table2", "CAMO", "complete", np.full(60, 100.0)),  # a tie: decides nothing
+        _objects("table2", "CAMO", "R/U/CM", np.full(60, 100.0)),
+    ]
+    rows.append(ResultRow("sam_tta", "timing", "cpu", "tiny", "decoder_forward_ms", 2.0,
+                          values=tuple(rng.normal(2.0, 0.05, 20))))
+    rows.append(ResultRow("sam_tta", "timing", "cpu", "tiny", "adaptation_step_ms", 9.0,
+                          values=tuple(rng.normal(9.0, 0.2, 20))))
     verdicts = {v.claim: v for v in evaluate_claims(sam_tta.CLAIMS, ResultSet(rows))}
-    assert verdicts["1"].status == "not held"  # table2: 55 is not below 50
-    assert verdicts["3"].status == "held"  # untreated worse in 2/2
+    assert verdicts["1"].status == "inconclusive"  # held on table1, a tie on table2
+    assert verdicts["3"].status == "inconclusive"  # 1 of 2 cases decided: not 3/4, not yet impossible
     assert verdicts["4"].status == "not run"  # no HQ-SAM row
-    assert verdicts["5"].status == "held"  # 30 -> 50
-    assert verdicts["6"].status == "not held" and "4.5" in verdicts["6"].detail
+    assert verdicts["5"].status == "held"  # 60% -> 100% on the same objects
+    assert verdicts["6"].status == "not held" and verdicts["6"].effect > 4
+    assert verdicts["1"].paper_figure == "24 of 24 cases" and verdicts["5"].n == 60
 
 
 def test_results_round_trip_and_comparison(tmp_path: Path) -> None:

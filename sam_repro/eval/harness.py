@@ -60,6 +60,23 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def load_records(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a finished (or interrupted) run under ``out_dir``, in index order, read-only (a torn last
+    line is skipped, not repaired)."""
+    path = Path(out_dir) / "records.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            if number != len(lines) - 1:
+                raise ValueError(f"{path}: line {number + 1} is not JSON") from None
+    return sorted(records, key=lambda r: r["index"])
+
+
 def _append(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as handle:  # one write per record; flushed and synced before the next sample
         handle.write(json.dumps(record, default=float) + "\n")

@@ -36,6 +36,10 @@ class ResultRow:
         value: our number.
         stand_in: the dataset we ran instead (``synthetic/underwater``), or the real one.
         n: objects or images behind the number.
+        values: the per-unit values behind ``value`` (per object for NoC, FR as 0/100, IoU...; per repeat for
+            timings), so that claims can bootstrap an interval; empty when not recorded.
+        units: the id of each value's unit (``sample_id#object``), so that two rows evaluated on the same
+            objects are paired; empty when the order of ``values`` pairs them.
     """
 
     paper: str
@@ -46,11 +50,33 @@ class ResultRow:
     value: float
     stand_in: str = ""
     n: int | None = None
+    values: tuple[float, ...] = ()
+    units: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
+        object.__setattr__(self, "units", tuple(str(u) for u in self.units))
+        if self.units and len(self.units) != len(self.values):
+            raise ValueError(f"{self.table}/{self.dataset}/{self.row}/{self.metric}: {len(self.units)} units for "
+                             f"{len(self.values)} values")
+
+
+VERDICTS = ("held", "not held", "inconclusive", "not run")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of checking one claim: ``held``, ``not held`` or ``not run`` (with why)."""
+    """The outcome of checking one claim (see :mod:`sam_repro.reproduce.claims`).
+
+    Attributes:
+        status: ``held`` / ``not held`` (the interval supports the claim / its opposite), ``inconclusive``
+            (it decides neither way), ``not run`` (our records lack the numbers).
+        detail: every number looked at, in words.
+        evidence: per case (table, dataset) the values, effect, interval, units and status.
+        effect / low / high: the effect the claim is about and its 95% bootstrap interval.
+        n: units (objects, repeats) behind the effect.
+        paper_figure: the paper's own number for the claim.
+    """
 
     paper: str
     claim: str
@@ -58,10 +84,24 @@ class Verdict:
     status: str
     detail: str = ""
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    effect: float | None = None
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    paper_figure: str = ""
 
     def __post_init__(self) -> None:
-        if self.status not in ("held", "not held", "not run"):
-            raise ValueError(f"claim {self.claim}: status must be 'held', 'not held' or 'not run', got {self.status!r}")
+        if self.status not in VERDICTS:
+            raise ValueError(f"claim {self.claim}: status must be one of {VERDICTS}, got {self.status!r}")
+
+    @property
+    def effect_text(self) -> str:
+        """``effect [low, high]`` (or ``–`` without one)."""
+        if self.effect is None or math.isnan(self.effect):
+            return "–"
+        if self.low is None or self.high is None:
+            return f"{self.effect:.3g}"
+        return f"{self.effect:.3g} [{self.low:.3g}, {self.high:.3g}]"
 
 
 class ResultSet:
@@ -70,6 +110,9 @@ class ResultSet:
     def __init__(self, rows: Iterable[ResultRow]):
         self.rows = list(rows)
         self._index = {(r.table, r.dataset, r.row, r.metric): r for r in self.rows}
+
+    def row(self, table: str, dataset: str, row: str, metric: str) -> ResultRow | None:
+        return self._index.get((table, dataset, row, metric))
 
     def value(self, table: str, dataset: str, row: str, metric: str) -> float | None:
         found = self._index.get((table, dataset, row, metric))

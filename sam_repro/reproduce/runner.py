@@ -183,7 +183,7 @@ def paper_sections(results_dir: Path, profile_name: str) -> list[str]:
     paper-vs-ours tables; papers with no results yet are listed as not run."""
     from sam_repro.reproduce.claims import evaluate_claims
     from sam_repro.reproduce.papers import paper_module
-    from sam_repro.reproduce.results import PAPER_TABLES_DIR, ResultSet, comparison, paper_tables
+    from sam_repro.reproduce.results import PAPER_TABLES_DIR, VERDICTS, ResultSet, comparison, paper_tables
     from sam_repro.reproduce.tables import markdown_table
 
     found = collect_results(results_dir, profile_name)
@@ -207,12 +207,16 @@ def paper_sections(results_dir: Path, profile_name: str) -> list[str]:
         lines.append(f"From {sources}.")
         if module is not None:
             verdicts = evaluate_claims(module.CLAIMS, ResultSet(rows))
-            held = sum(v.status == "held" for v in verdicts)
-            lines += ["", f"**Claims**: {held} held, {sum(v.status == 'not held' for v in verdicts)} not held, "
-                          f"{sum(v.status == 'not run' for v in verdicts)} not run.", ""]
+            counts = ", ".join(f"{sum(v.status == s for v in verdicts)} {s}" for s in VERDICTS)
+            lines += ["", f"**Claims**: {counts}. Effects are paired differences (or ratios) with 95% bootstrap "
+                          "intervals over the objects (or repeats) behind them; a verdict is held or not held only "
+                          "when its interval decides it.", ""]
             lines.append(markdown_table(
-                [{"claim": v.claim, "statement": v.statement, "verdict": v.status,
-                  "numbers": v.detail.replace("|", "/")[:400]} for v in verdicts]))
+                [{"claim": v.claim, "statement": v.statement, "verdict": v.status, "effect [95% interval]": v.effect_text,
+                  "n": v.n if v.n is not None else "–", "paper": v.paper_figure or "–"} for v in verdicts]))
+            lines += ["", "<details><summary>numbers behind each verdict</summary>", ""]
+            lines += [f"- claim {v.claim} ({v.status}): {v.detail.replace('|', '/')}" for v in verdicts]
+            lines += ["", "</details>"]
             table_rows = [r for r in rows if r.table.startswith("table")]
             if table_rows and paper in transcribed:
                 lines += ["", "**Paper vs ours** (paper: the published number, '?' = uncertain transcription; "
