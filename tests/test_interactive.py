@@ -79,10 +79,10 @@ def test_feedback_protocol_settings_reach_the_segmenter() -> None:
     run_interactive(feedback, image, gt, InteractiveProtocol(max_clicks=3, target_iou=None))
     assert [(c["n"], c["mask_input"], c["multimask"]) for c in feedback.calls] == [(1, False, True), (2, True, False), (3, True, False)]
     plain = DiscSegmenter()
-    run_interactive(plain, image, gt, InteractiveProtocol(max_clicks=3, target_iou=None, feed_logits=False,
+    run_interactive(plain, image, gt, InteractiveProtocol(max_clicks=3, target_iou=None, feedback="none",
                                                           multimask_always=True))
     assert [(c["mask_input"], c["multimask"]) for c in plain.calls] == [(False, True)] * 3
-    assert SAM_NO_FEEDBACK.feed_logits is False and feedback.images_set == 1
+    assert SAM_NO_FEEDBACK.feedback == "none" and feedback.images_set == 1
 
 
 class RecordingHook(InteractionHooks):

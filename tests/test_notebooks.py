@@ -42,7 +42,7 @@ def test_one_parameters_cell_that_papermill_fully_parses(path: Path) -> None:
     assert set(papermill.inspect_notebook(str(path))) == assigned
     defaults = {target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                 for target in node.targets}
-    assert str(defaults.get("output_dir", "")).startswith("results/smoke/"), "needs an output_dir under results/smoke"
+    assert str(defaults.get("output_dir", "")).startswith("results/ci/"), "needs an output_dir under results/smoke"
     if "backbone" in defaults:
         assert defaults["backbone"] == "tiny", "the default backbone is the embedded tiny SAM"
     if "device" in defaults:

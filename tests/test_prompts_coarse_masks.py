@@ -100,3 +100,18 @@ def test_bad_inputs_name_the_argument():
         coarse_mask(np.zeros((64, 64), bool), np.random.RandomState(0))
     with pytest.raises(TypeError, match="mask: expected a bool mask or a float map"):
         resize_bilinear(np.zeros((8, 8), np.int32), (4, 4))
+
+
+def test_binary_mask_prompt_follows_sams_padded_grid() -> None:
+    """A 40x20 (H x W) image at input side 16: resized to 16x8, padded right to 16x16, grid 4."""
+    from sam_repro.prompts import binary_mask_prompt
+
+    mask = np.zeros((40, 20), bool)
+    mask[:20, :] = True  # the top half of the image
+    prompt = binary_mask_prompt(mask, input_size=(16, 8), img_size=16, low_res_size=4)
+    expected = np.zeros((4, 4), np.float32)
+    expected[:2, :2] = 1.0  # top half, left half of the padded square (the right half is padding)
+    np.testing.assert_array_equal(prompt, expected[None])
+    assert prompt.dtype == np.float32
+    with pytest.raises(ValueError, match="exceeds"):
+        binary_mask_prompt(mask, input_size=(32, 8), img_size=16, low_res_size=4)

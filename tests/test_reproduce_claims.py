@@ -183,7 +183,7 @@ def test_missing_requirements_lists_what_and_how(tmp_path: Path, monkeypatch) ->
     assert any(m.startswith("backbone nope") for m in missing)
     assert any(m.startswith("dataset camo") and "sam-repro data fetch camo" in m for m in missing)
     assert any(m.startswith("checkpoint sam_hq_vit_b") for m in missing)
-    assert missing_requirements(Profile("smoke", "x")) == []
+    assert missing_requirements(Profile("ci", "x")) == []
 
 
 def test_full_profile_fails_fast_from_the_command_line(tmp_path: Path, monkeypatch, capsys) -> None:

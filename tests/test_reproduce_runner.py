@@ -32,8 +32,8 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_profiles_load() -> None:
-    assert {"smoke", "full"} <= set(list_profiles())
-    assert load_profile("smoke").name == "smoke"
+    assert {"ci", "embedded", "full"} <= set(list_profiles())
+    assert load_profile("ci").name == "ci"
     with pytest.raises(FileNotFoundError, match="known profiles"):
         load_profile("nope")
 
@@ -58,3 +58,24 @@ def test_failure_is_isolated_and_completed_notebooks_are_skipped(tree) -> None:
     assert again == {"a/good.ipynb": "skipped", "b/bad.ipynb": "failed"}
     forced = run_profile(profile, notebooks_dir=notebooks, results_dir=results, only="good", force=True, verbose=False)
     assert [(r.notebook, r.status) for r in forced] == [("a/good.ipynb", "ok")]
+
+
+def test_the_full_profile_names_every_dataset_of_each_paper_table() -> None:
+    """For every notebook that reproduces paper tables, the full profile's parameters name every dataset of
+    those tables (a full run that silently skipped datasets would still 'pass')."""
+    from sam_repro.reproduce.papers import paper_module
+    from sam_repro.reproduce.results import PAPER_TABLES_DIR, paper_rows
+    from sam_repro.reproduce.runner import NOTEBOOKS_DIR, declared_parameters
+
+    full = load_profile("full")
+    checked = 0
+    for paper in sorted(p.stem for p in PAPER_TABLES_DIR.glob("*.yaml")):
+        module = paper_module(paper)
+        for notebook, (tables, parameters) in getattr(module, "TABLE_NOTEBOOKS", {}).items():
+            assert set(parameters) <= declared_parameters(NOTEBOOKS_DIR / notebook), notebook
+            named = {d for p in parameters for d in full.parameters_for(notebook).get(p) or []}
+            for table in tables:
+                wanted = {row["dataset"] for row in paper_rows(paper, table)}
+                assert wanted <= named, f"{notebook}: the full profile misses {sorted(wanted - named)} of {table}"
+                checked += 1
+    assert checked >= 4  # the TTA tables at least

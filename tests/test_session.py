@@ -79,7 +79,7 @@ def test_hand_clicks_fire_the_same_events_as_the_simulated_user(segmenter) -> No
     simulated = Recorder()
     result = run_interactive(segmenter, image, gt, protocol, sample_id="s", hooks=[simulated])
     by_hand = Recorder()
-    session = InteractiveSession(segmenter, image, protocol.feedback, hooks=[by_hand], sample_id="s")
+    session = InteractiveSession(segmenter, image, protocol.session_settings, hooks=[by_hand], sample_id="s")
     for click in result.clicks:
         session.click(click.x, click.y, click.positive)
     session.finish(failed=False)
@@ -96,7 +96,7 @@ def test_test_time_adaptation_reacts_to_hand_clicks_as_to_simulated_ones() -> No
     simulated = fresh()
     result = run_interactive(simulated, image, gt, protocol, rng=np.random.default_rng(0))
     by_hand = fresh()
-    session = InteractiveSession(by_hand, image, protocol.feedback)
+    session = InteractiveSession(by_hand, image, protocol.session_settings)
     for click in result.clicks:
         session.click(click.x, click.y, click.positive)
     session.finish(failed=False)
@@ -108,5 +108,55 @@ def test_test_time_adaptation_reacts_to_hand_clicks_as_to_simulated_ones() -> No
 
 
 def test_feedback_settings_follow_the_protocol() -> None:
-    protocol = InteractiveProtocol(feed_logits=False, multimask_always=True, threshold=0.5)
-    assert protocol.feedback == FeedbackSettings(False, True, True, 0.5)
+    protocol = InteractiveProtocol(feedback="none", multimask_always=True, threshold=0.5)
+    assert protocol.session_settings == FeedbackSettings("none", True, True, 0.5)
+
+
+def test_binary_feedback_feeds_the_shown_mask_on_the_low_res_grid_and_zeros_first(segmenter) -> None:
+    """The adaptation paper's f(x, p_1:t, m_t-1): m_0 all background, then the binary mask shown."""
+    from sam_repro.prompts import binary_mask_prompt
+
+    image, _ = _scene()
+    recorder = []
+
+    class Inputs(InteractionHooks):
+        def after_click(self, segmenter_, event):
+            recorder.append((event.mask_input.copy(), event.mask.copy()))
+
+    session = InteractiveSession(segmenter, image, FeedbackSettings("binary", first_click_multimask=False),
+                                 hooks=[Inputs()])
+    session.click(60, 40, True)
+    session.click(100, 80, False)
+    (first_input, first_mask), (second_input, _) = recorder
+    grid = segmenter.low_res_size
+    assert first_input.shape == (1, grid, grid) and not first_input.any()
+    embedding = segmenter.embedding
+    expected = binary_mask_prompt(first_mask, embedding.input_size, segmenter.engine.transform.target_length, grid)
+    np.testing.assert_array_equal(second_input, expected)
+    assert set(np.unique(second_input)) <= {0.0, 1.0}
+
+
+def test_binary_feedback_needs_a_sam_backed_segmenter() -> None:
+    from sam_repro.methods.base import Prediction, Segmenter
+
+    class Blank(Segmenter):  # not SAM-backed: no low-res grid to put a mask on
+        name = "blank"
+
+        def set_image(self, image):
+            self.shape = image.shape[:2]
+
+        def predict(self, points=None, labels=None, box=None, mask_input=None, multimask=False):
+            logits = np.full((1, *self.shape), -1.0, np.float32)
+            return Prediction(logits > 0, logits, np.zeros((1, 8, 8), np.float32), np.ones(1, np.float32))
+
+        def reset_image(self):
+            pass
+
+        def info(self):
+            return {"method": "blank", "name": self.name}
+
+    session = InteractiveSession(Blank(), np.zeros((40, 40, 3), np.uint8), FeedbackSettings("binary"))
+    with pytest.raises(TypeError, match="not SAM-backed"):
+        session.click(5, 5, True)
+    with pytest.raises(ValueError, match="feedback must be one of"):
+        FeedbackSettings("masks")

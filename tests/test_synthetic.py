@@ -226,17 +226,32 @@ def test_multiclass_class_map_uses_known_ids_and_ignore_borders() -> None:
 
 
 def test_thin_family_is_high_resolution_and_thin() -> None:
+    """Thin at the scale its detail is drawn at: a 3-px erosion (times the detail zoom) removes most of it."""
     dataset = open_dataset("synthetic/thin", "test")
     assert min(dataset.size) >= 1024
+    depth = int(round(3 * thin.DETAIL_ZOOM))
     removed = []
     for index in range(4):
         sample = dataset[index]
         assert min(sample.size) >= 1024 and sample.masks.shape[0] == 1
         mask = sample.mask.astype(np.uint8)
-        fraction = 1.0 - shapes.area(shapes.erode(mask, 3)) / shapes.area(mask)
+        fraction = 1.0 - shapes.area(shapes.erode(mask, depth)) / shapes.area(mask)
         removed.append(fraction)
-        assert fraction >= 0.45, f"{sample.meta['structure']}: a 3-px erosion removes only {fraction:.2f}"
+        assert fraction >= 0.45, f"{sample.meta['structure']}: a {depth}-px erosion removes only {fraction:.2f}"
     assert np.mean(removed) >= 0.6
+
+
+def test_thin_structures_are_as_thin_to_the_tiny_grid_as_dis_objects_to_sams() -> None:
+    """The calibration of content version 2: the tiny SAM's 64x64 grid holds about what SAM's 256x256 grid holds
+    of the 1x structures (~0.76), not 0.1-0.3 as at 1x; a 256-px grid holds nearly all of them."""
+    from sam_repro.eval.backbone_report import low_res_round_trip_iou
+
+    at64, at256 = [], []
+    for index in range(6):
+        mask = thin.generate_zoomed(np.random.default_rng([11, index]), 1024, 1024, thin.DETAIL_ZOOM).masks[0]
+        at64.append(low_res_round_trip_iou(mask, 64))
+        at256.append(low_res_round_trip_iou(mask, 256))
+    assert 0.65 <= np.mean(at64) <= 0.9 and np.mean(at256) > np.mean(at64) + 0.1
 
 
 @pytest.mark.parametrize("kind", list(thin.STRUCTURES))

@@ -295,3 +295,22 @@ def test_segmenter_factory_rows() -> None:
     assert make("baseline").interactive_hooks == ()
     with pytest.raises(KeyError, match="unknown row"):
         make("everything")
+
+
+def test_learning_rate_defaults_per_backbone() -> None:
+    from sam_repro.methods.tta import PAPER_LR, default_lr
+
+    assert load_segmenter("tta:vit_b", random_init=True, device="cpu").config.lr == PAPER_LR == 1e-6
+    assert _tta(TTAConfig()).config.lr == default_lr("micro")
+    assert _tta(TTAConfig(lr=0.5)).config.lr == 0.5  # an explicit rate is kept
+
+
+def test_erosion_depth_in_image_or_input_pixels() -> None:
+    from sam_repro.methods.tta import erosion_depth
+
+    paper = TTAConfig(erosion_iterations=5)
+    assert erosion_depth(paper, (1024, 768), 256) == 5  # the paper's: pixels of the image
+    scaled = TTAConfig(erosion_iterations=5, erosion_units="input")
+    assert erosion_depth(scaled, (1024, 768), 256) == 20 and erosion_depth(scaled, (256, 200), 256) == 5
+    with pytest.raises(ValueError, match="erosion_units"):
+        TTAConfig(erosion_units="cells")

@@ -208,7 +208,10 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
     start = time.perf_counter()
     order = range(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count).tolist()
     todo = [i for i in order if i not in done]
-    for index in tqdm(todo, disable=not progress or len(todo) < 5, desc=f"{segmenter.name} / {protocol.name}"):
+    bar = tqdm(todo, disable=not progress or len(todo) < 5, unit="sample",
+               desc=f"{dataset.name}:{dataset.split} / {segmenter.name} / {protocol.name}")
+    for index in bar:
+        bar.set_postfix_str(f"sample {index}", refresh=False)
         rng = np.random.default_rng([seed, index])
         t0 = time.perf_counter()
         try:

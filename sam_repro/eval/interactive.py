@@ -43,7 +43,8 @@ class InteractiveProtocol(Protocol):
         target_iou: stop once IoU >= this; None never stops early (all ``max_clicks`` recorded).
         clicker: ``"ritm"`` (padded distance transform, first maximum) or ``"simple"`` (the
             adaptation paper's: no padding, random ties).
-        feed_logits: pass the previous low-res logits as ``mask_input`` (after the first click).
+        feedback: what each click feeds back as ``mask_input`` (:class:`~sam_repro.eval.session.FeedbackSettings`:
+            ``logits``, ``binary`` (the adaptation paper's) or ``none``).
         first_click_multimask: multimask output on the first click, best predicted IoU kept.
         multimask_always: multimask output on every click (best predicted IoU kept).
         threshold: logit threshold of the binary mask used for IoU and the next click.
@@ -53,7 +54,7 @@ class InteractiveProtocol(Protocol):
     max_clicks: int = 20
     target_iou: float | None = 0.85
     clicker: str = "ritm"
-    feed_logits: bool = True
+    feedback: str = "logits"
     first_click_multimask: bool = True
     multimask_always: bool = False
     threshold: float = 0.0
@@ -65,11 +66,12 @@ class InteractiveProtocol(Protocol):
             raise ValueError(f"target_iou must be in (0, 1] or None, got {self.target_iou}")
         if self.clicker not in ("ritm", "simple"):
             raise ValueError(f"clicker must be 'ritm' or 'simple', got {self.clicker!r}")
+        FeedbackSettings(self.feedback)  # validates the mode
 
     @property
-    def feedback(self) -> FeedbackSettings:
+    def session_settings(self) -> FeedbackSettings:
         """How each click is decoded (the session's settings)."""
-        return FeedbackSettings(self.feed_logits, self.first_click_multimask, self.multimask_always, self.threshold)
+        return FeedbackSettings(self.feedback, self.first_click_multimask, self.multimask_always, self.threshold)
 
     def default_metrics(self, noc_targets: Sequence[tuple[float, int]] = ()) -> list:
         """IoU and boundary IoU of the final mask, and NoC / FR at each (threshold, clicks) of
@@ -96,7 +98,7 @@ class InteractiveProtocol(Protocol):
 
 
 SAM_FEEDBACK = InteractiveProtocol()
-SAM_NO_FEEDBACK = InteractiveProtocol(name="sam-no-feedback", feed_logits=False, multimask_always=True)
+SAM_NO_FEEDBACK = InteractiveProtocol(name="sam-no-feedback", feedback="none", multimask_always=True)
 
 
 @dataclass
@@ -143,7 +145,7 @@ def run_interactive(segmenter: Segmenter, image: np.ndarray, gt: np.ndarray,
     """
     clicker = Clicker(gt, mode=protocol.clicker, ignore=ignore,
                       rng=rng if protocol.clicker == "simple" else None)
-    session = InteractiveSession(segmenter, image, protocol.feedback, hooks=hooks, sample_id=sample_id,
+    session = InteractiveSession(segmenter, image, protocol.session_settings, hooks=hooks, sample_id=sample_id,
                                  class_name=class_name)
     ious: list[float] = []
     for _ in range(protocol.max_clicks):

@@ -20,21 +20,35 @@ from sam_repro.methods.hooks import ClickEvent, InteractionHooks, SampleEvent, S
 from sam_repro.prompts import Click, clicks_to_prompts
 
 
+FEEDBACK_MODES = ("logits", "binary", "none")
+
+
 @dataclass(frozen=True)
 class FeedbackSettings:
     """How each click is decoded.
 
     Attributes:
-        feed_logits: pass the previous prediction's low-res logits as ``mask_input`` (after the first click).
+        feedback: what the previous prediction passes to the next click as ``mask_input``:
+
+            * ``"logits"``: its low-res logits, nothing with the first click (SAM's own interactive training
+              and the FocSAM-style evaluations);
+            * ``"binary"``: the binary mask shown, on the low-res grid (:func:`~sam_repro.prompts.binary_mask_prompt`),
+              and an all-background mask with the first click: the adaptation paper's f(x, p_1:t, m_t-1) with
+              m_0 = 0, as its follow-up code does (needs a SAM-backed segmenter, whose grid it is);
+            * ``"none"``: nothing (MST-style).
         first_click_multimask: multimask output on the first click, the best predicted IoU kept.
         multimask_always: multimask output on every click (the best predicted IoU kept).
         threshold: logit threshold of the binary mask shown (and used for the next simulated click).
     """
 
-    feed_logits: bool = True
+    feedback: str = "logits"
     first_click_multimask: bool = True
     multimask_always: bool = False
     threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.feedback not in FEEDBACK_MODES:
+            raise ValueError(f"feedback must be one of {FEEDBACK_MODES}, got {self.feedback!r}")
 
 
 class InteractiveSession:
@@ -108,14 +122,30 @@ class InteractiveSession:
         settings = self.settings
         points, labels = clicks_to_prompts(self._clicks)
         multimask = settings.multimask_always or (index == 1 and settings.first_click_multimask)
-        previous = self.prediction
-        mask_input = previous.low_res if (settings.feed_logits and previous is not None) else None
+        mask_input = self._mask_input()
         prediction = self.segmenter.predict(points=points, labels=labels, mask_input=mask_input, multimask=multimask)
         self._predictions.append(prediction)
         event = ClickEvent(index, click, self.clicks, prediction, self.mask, self.image, mask_input, multimask)
         for hook in self.hooks:
             hook.after_click(self.segmenter, event)
         return prediction
+
+    def _mask_input(self) -> np.ndarray | None:
+        """What the next click feeds back (see :class:`FeedbackSettings`)."""
+        mode, previous = self.settings.feedback, self.prediction
+        if mode == "logits":
+            return None if previous is None else previous.low_res
+        if mode == "none":
+            return None
+        from sam_repro.methods.base import SamBacked
+        from sam_repro.prompts import binary_mask_prompt
+
+        if not isinstance(self.segmenter, SamBacked):
+            raise TypeError(f"feedback='binary' puts the mask on a SAM low-res grid; {self.segmenter.name} is not "
+                            "SAM-backed")
+        embedding = self.segmenter.embedding
+        return binary_mask_prompt(self.mask, embedding.input_size, self.segmenter.engine.transform.target_length,
+                                  self.segmenter.low_res_size)
 
     def undo(self) -> Prediction | None:
         """Remove the last click; the prediction shown before it is shown again, and the next click is fed

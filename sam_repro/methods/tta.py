@@ -30,14 +30,22 @@ Choices where the paper is silent (documented, and parameters where both reading
   ``border_value=0``), as the follow-up code does.
 * One decoder copy (with its own Adam state) per annotated class when ``per_class`` is on and the
   loop passes a class name; otherwise one shared copy.
-* Learning rate: the paper uses Adam 1e-6 for ViT-B (``PAPER_LR``). The tiny backbone's decoder is
+* Erosion depth: k = 5 iterations in the paper, on the result mask at the image's own resolution
+  (``erosion_units="image"``, the paper's and the default). The paper's images meet SAM at a 1024 px input
+  whose mask grid cell is 4 px; ``erosion_units="input"`` instead counts k in pixels of the model's input and
+  scales it to the image (k * long side / input side), which keeps the ignored band the same share of a
+  mask-grid cell when a model's input is smaller than the image (the tiny SAM's 256 px input on 1024 px
+  images erodes 20 px). Both coincide when the image is as large as the model's input.
+* Learning rate: the paper uses Adam 1e-6 for ViT-B (``PAPER_LR``); ``lr=None`` (the default) takes the
+  backbone's value from :func:`default_lr`, so ``load_segmenter("tta:vit_b")`` adapts ViT-B at the paper's
+  rate. The tiny backbone's decoder is
   ~10x smaller (0.43M vs 4.06M parameters) and trained from scratch at 1e-3; ``TINY_LR`` was chosen on the train split of a
   stand-in domain (see ``notebooks/sam_tta/tta_ablations.ipynb`` for the sweep).
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,7 +81,9 @@ class TTAConfig:
         result_mask: ``"eroded"`` (E), ``"untreated"`` (U) or None.
         click_mask: CM, one step on all clicks of the image after it is done.
         erosion_iterations: k of eq. (3-4) (paper: 5).
-        lr: Adam learning rate.
+        erosion_units: ``"image"`` (k pixels of the image, the paper's) or ``"input"`` (k pixels of the model's
+            input, scaled to the image; see the module docstring).
+        lr: Adam learning rate; None for the backbone's default (:func:`default_lr`).
         per_class: one decoder copy per annotated class.
         adapt_on_failure: also take the image-level step when the user gave up.
     """
@@ -82,9 +92,10 @@ class TTAConfig:
     result_mask: str | None = "eroded"
     click_mask: bool = True
     erosion_iterations: int = 5
-    lr: float = TINY_LR
+    lr: float | None = None
     per_class: bool = True
     adapt_on_failure: bool = False
+    erosion_units: str = "image"
 
     def __post_init__(self) -> None:
         if self.click_adaptation not in (None, "reset", "continual"):
@@ -93,8 +104,10 @@ class TTAConfig:
             raise ValueError(f"result_mask must be 'eroded', 'untreated' or None, got {self.result_mask!r}")
         if self.erosion_iterations < 0:
             raise ValueError(f"erosion_iterations must be >= 0, got {self.erosion_iterations}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be > 0 (or None for the backbone's default), got {self.lr}")
+        if self.erosion_units not in ("image", "input"):
+            raise ValueError(f"erosion_units must be 'image' or 'input', got {self.erosion_units!r}")
 
     @property
     def adapts(self) -> bool:
@@ -119,6 +132,19 @@ PAPER_CONFIGS: dict[str, TTAConfig] = {
     "R+CM": TTAConfig("reset", None, True),
     "R/U/CM": TTAConfig("reset", "untreated", True),
 }
+
+
+def default_lr(backbone: str) -> float:
+    """The Adam learning rate for ``backbone``: the paper's for the official SAMs, the tuned one for the
+    embedded world's tiny backbones (``tiny*``, ``micro``)."""
+    return TINY_LR if backbone.startswith("tiny") or backbone == "micro" else PAPER_LR
+
+
+def erosion_depth(config: TTAConfig, image_shape: tuple[int, int], input_side: int) -> int:
+    """Iterations of the erosion for an image of ``image_shape`` (see ``TTAConfig.erosion_units``)."""
+    if config.erosion_units == "image":
+        return config.erosion_iterations
+    return int(round(config.erosion_iterations * max(image_shape) / input_side))
 
 
 def sparse_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -164,12 +190,15 @@ def eroded_pseudo_label(mask: np.ndarray, iterations: int = 5) -> np.ndarray:
     return labels
 
 
-def image_level_labels(config: TTAConfig, final_mask: np.ndarray, clicks: tuple[Click, ...]) -> np.ndarray | None:
-    """The label map of the step after an image (RM and/or CM), or None when neither is on."""
+def image_level_labels(config: TTAConfig, final_mask: np.ndarray, clicks: tuple[Click, ...],
+                       erosion_iterations: int | None = None) -> np.ndarray | None:
+    """The label map of the step after an image (RM and/or CM), or None when neither is on
+    (``erosion_iterations``: the depth for this image, :func:`erosion_depth`; None: the configuration's)."""
     if config.result_mask is None and not config.click_mask:
         return None
     if config.result_mask == "eroded":
-        labels = eroded_pseudo_label(final_mask, config.erosion_iterations)
+        depth = config.erosion_iterations if erosion_iterations is None else erosion_iterations
+        labels = eroded_pseudo_label(final_mask, depth)
     elif config.result_mask == "untreated":
         labels = np.asarray(final_mask, dtype=np.int8)
     else:
@@ -202,6 +231,8 @@ class TestTimeAdaptation(SamBacked, InteractionHooks):
             raise TypeError(f"{getattr(segmenter, 'name', segmenter)!r} is not SAM-backed (a SamBacked segmenter "
                             "with a SAM-style mask decoder), so there is no decoder to adapt")
         model = segmenter.model
+        if config.lr is None:
+            config = replace(config, lr=default_lr(str(segmenter.info().get("backbone", ""))))
         self.segmenter = segmenter
         self.config = config
         self.name = f"tta[{config.label}]:{segmenter.name}"
@@ -320,7 +351,8 @@ class TestTimeAdaptation(SamBacked, InteractionHooks):
             self._image_start = None
         if self._last_click is None or (event.failed and not self.config.adapt_on_failure):
             return
-        labels = image_level_labels(self.config, event.final_mask, event.clicks)
+        depth = erosion_depth(self.config, event.final_mask.shape, self.segmenter.engine.transform.target_length)
+        labels = image_level_labels(self.config, event.final_mask, event.clicks, depth)
         if labels is not None:
             self.adapt_step(self._last_click, labels)
             self.steps["image"] += 1

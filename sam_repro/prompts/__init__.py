@@ -28,6 +28,7 @@ from .coarse_masks import (
     HQ_SAM_BAND_FACTOR,
     HQ_SAM_BAND_THRESHOLD,
     HQ_SAM_MASK_SIZE,
+    binary_mask_prompt,
     coarse_mask,
     hq_sam_mask_input,
     incoherent_band,
@@ -72,6 +73,7 @@ __all__ = [
     "PI_SAM_MAX_POINTS",
     "PI_SAM_MIN_AREA",
     # coarse masks
+    "binary_mask_prompt",
     "coarse_mask",
     "incoherent_band",
     "resize_bilinear",

@@ -32,6 +32,7 @@ __all__ = [
     "incoherent_band",
     "coarse_mask",
     "hq_sam_mask_input",
+    "binary_mask_prompt",
 ]
 
 
@@ -125,3 +126,30 @@ def hq_sam_mask_input(mask: Any) -> np.ndarray:
     """
     m = check_mask(mask, "mask")
     return (m.astype(np.float32) * 255.0)[None]
+
+
+def binary_mask_prompt(mask: Any, input_size: Any, img_size: int, low_res_size: int) -> np.ndarray:
+    """A binary mask at image resolution as a SAM mask prompt on the model's low-res grid, (1, g, g) float32
+    with values 0 and 1: the previous *binary* result fed back with the next click, as the adaptation paper
+    writes f(x, p_1:t, m_t-1) and its follow-up code does (there, m_0 is all background).
+
+    The grid covers SAM's padded input: the mask is resized as the image is (longest side to ``img_size``:
+    ``input_size`` = (h, w) after resizing), padded bottom-right with background to ``img_size`` square, then
+    area-averaged to ``low_res_size`` and thresholded at 0.5. (The follow-up code resizes the mask straight to
+    256 x 256, which stretches non-square images; the grid of the logits it replaces is the padded one.)
+
+    Args:
+        mask: (H, W) bool at image resolution.
+        input_size: (h, w) of the image after ``ResizeLongestSide`` (``ImageEmbedding.input_size``).
+        img_size: the model's square input side; low_res_size: its low-res mask side (img_size / 4).
+    """
+    m = check_mask(mask, "mask")
+    height, width = check_size(input_size, "input_size")
+    side = check_positive_int(img_size, "img_size")
+    grid = check_positive_int(low_res_size, "low_res_size")
+    if height > side or width > side:
+        raise ValueError(f"input_size {(height, width)} exceeds the model's input side {side}")
+    padded = np.zeros((side, side), np.float32)
+    padded[:height, :width] = cv2.resize(m.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    coarse = cv2.resize(padded, (grid, grid), interpolation=cv2.INTER_AREA)
+    return (coarse > 0.5).astype(np.float32)[None]

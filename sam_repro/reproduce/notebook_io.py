@@ -11,7 +11,7 @@ from sam_repro.paths import REPO_ROOT
 def resolve_output_dir(output_dir: str | os.PathLike) -> Path:
     """The directory a notebook writes to, created if needed.
 
-    A relative ``output_dir`` (the notebooks' default ``results/smoke/...``) is taken relative to the
+    A relative ``output_dir`` (the notebooks' default ``results/ci/...``) is taken relative to the
     repository root in a source checkout, so the result lands in the same place whether the notebook
     runs from JupyterLab, papermill or nbval (which start the kernel in the notebook's folder);
     outside a checkout it is relative to the current directory.

@@ -1,4 +1,9 @@
-"""Run profiles: named sets of notebook parameters (``smoke`` = embedded default, ``full`` = paper scale)."""
+"""Run profiles: named sets of notebook parameters, one meaning each.
+
+* ``ci``: every notebook with its own defaults (what nbval and CI run): proves the code runs, not the claims;
+* ``embedded`` (the README's main job): the embedded world at the size where claims are decided by evidence;
+* ``full``: the papers' scale (official checkpoints, the real datasets, every image, a GPU).
+"""
 from __future__ import annotations
 
 import fnmatch
@@ -41,7 +46,7 @@ def list_profiles() -> list[str]:
 
 
 def load_profile(name_or_path: str) -> Profile:
-    """Load a profile by name (``smoke``, ``full``) or from a YAML file path.
+    """Load a profile by name (``ci``, ``embedded``, ``full``) or from a YAML file path.
 
     Raises:
         FileNotFoundError: no such profile (the message lists the known ones).

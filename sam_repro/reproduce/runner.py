@@ -56,8 +56,13 @@ def declared_parameters(notebook: Path) -> set[str]:
 
 def run_notebook(notebook: Path, profile: Profile, *, notebooks_dir: Path = NOTEBOOKS_DIR,
                  results_dir: Path = RESULTS_DIR, force: bool = False, kernel_name: str = "python3",
-                 cell_timeout: int | None = None) -> NotebookRun:
-    """Execute one notebook under ``profile`` (skipped when already complete, unless ``force``)."""
+                 cell_timeout: int | None = None, progress: bool = False, log_output: bool = False) -> NotebookRun:
+    """Execute one notebook under ``profile`` (skipped when already complete, unless ``force``).
+
+    Args:
+        progress: papermill's progress bar over the notebook's cells.
+        log_output: stream the cells' output to the log as they run.
+    """
     import papermill
 
     rel = notebook.relative_to(notebooks_dir).as_posix()
@@ -85,7 +90,7 @@ def run_notebook(notebook: Path, profile: Profile, *, notebooks_dir: Path = NOTE
     try:
         papermill.execute_notebook(
             str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name, cwd=str(REPO_ROOT),
-            progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+            progress_bar=progress, log_output=log_output, execution_timeout=cell_timeout,
         )
     except papermill.PapermillExecutionError as error:
         run.status, run.failed_cell = "failed", error.exec_count
@@ -102,19 +107,25 @@ def run_notebook(notebook: Path, profile: Profile, *, notebooks_dir: Path = NOTE
 
 def run_profile(profile: Profile, *, only: str | None = None, force: bool = False,
                 notebooks_dir: Path = NOTEBOOKS_DIR, results_dir: Path = RESULTS_DIR,
-                kernel_name: str = "python3", verbose: bool = True) -> list[NotebookRun]:
-    """Run every (matching) notebook under ``profile`` and write ``results/<profile>/SUMMARY.md``."""
+                kernel_name: str = "python3", verbose: bool = True, progress: bool = False,
+                log_output: bool = False) -> list[NotebookRun]:
+    """Run every (matching) notebook under ``profile`` and write ``results/<profile>/SUMMARY.md``.
+
+    The log gets one line when a notebook starts and one when it ends (status, seconds, the failing cell);
+    ``progress`` adds a bar over each notebook's cells, ``log_output`` streams their output.
+    """
     notebooks = discover(notebooks_dir, only)
     runs: list[NotebookRun] = []
     for index, notebook in enumerate(notebooks, 1):
         rel = notebook.relative_to(notebooks_dir).as_posix()
         if verbose:
-            print(f"[{index}/{len(notebooks)}] {rel} ...", end="", flush=True)
+            print(f"[{index}/{len(notebooks)}] {rel}: started {time.strftime('%H:%M:%S')}", flush=True)
         run = run_notebook(notebook, profile, notebooks_dir=notebooks_dir, results_dir=results_dir,
-                           force=force, kernel_name=kernel_name)
+                           force=force, kernel_name=kernel_name, progress=progress, log_output=log_output)
         if verbose:
-            detail = f" ({run.seconds:.1f} s)" if run.status != "skipped" else " (already complete)"
-            print(f" {run.status}{detail}" + (f"\n    cell {run.failed_cell}: {run.error}" if run.error else ""))
+            detail = f" in {run.seconds:.1f} s" if run.status != "skipped" else " (already complete)"
+            print(f"[{index}/{len(notebooks)}] {rel}: {run.status}{detail}"
+                  + (f"\n    cell {run.failed_cell}: {run.error}" if run.error else ""), flush=True)
         runs.append(run)
     write_summary(profile, runs, results_dir)
     return runs

@@ -54,6 +54,12 @@ TABLES: dict[str, tuple[tuple[str, ...], float, int]] = {
     "table4": (("KvasirInstrument", "CVCClinicDB", "GlaS", "KvasirSeg"), 0.90, 30),
 }
 
+#: notebook -> (its paper tables, the parameters that name their datasets): the full profile must name every
+#: dataset of those tables in those parameters (tested for every paper module that declares this).
+TABLE_NOTEBOOKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "sam_tta/tta_tables.ipynb": (("table1", "table2", "table3", "table4"), ("rare_objects", "medical")),
+}
+
 #: reconstructed row position in the paper's tables -> our row key
 ROW_POSITIONS = {1: "baseline", 2: "complete", 3: "R", 4: "C", 5: "E", 6: "CM", 7: "R+CM", 8: "R/U/CM"}
 
@@ -65,31 +71,34 @@ def row_key(entry: dict[str, Any]) -> str | None:
     return ROW_POSITIONS.get((entry.get("config") or {}).get("row_position"))
 
 
-def protocol_for(table: str) -> InteractiveProtocol:
+def protocol_for(table: str, feedback: str = "binary") -> InteractiveProtocol:
     """The click loop of a table: the paper's simulated user (distance-transform maximum of the
-    larger error, no border padding, random ties: the follow-up code's clicker) and single-mask
-    output on every click as in the follow-up code, the previous logits fed back."""
+    larger error, no border padding, random ties: the follow-up code's clicker), single-mask
+    output on every click as in the follow-up code, and the paper's mask feedback: the previous *binary*
+    mask on the low-res grid, all background with the first click (``feedback="binary"``; ``"logits"``
+    feeds the previous logits instead, SAM's own convention)."""
     _, target, clicks = TABLES[table]
-    return InteractiveProtocol(name=f"tta-{int(round(target * 100))}-{clicks}", max_clicks=clicks, target_iou=target,
-                               clicker="simple", feed_logits=True, first_click_multimask=False)
+    suffix = "" if feedback == "binary" else f"-{feedback}"
+    return InteractiveProtocol(name=f"tta-{int(round(target * 100))}-{clicks}{suffix}", max_clicks=clicks,
+                               target_iou=target, clicker="simple", feedback=feedback, first_click_multimask=False)
 
 
 def default_lr(backbone: str) -> float:
-    """The paper's Adam lr for the official backbones, the tuned one for the embedded tiny SAM."""
-    from sam_repro.methods.tta import PAPER_LR, TINY_LR
+    """The Adam lr of ``backbone`` (:func:`sam_repro.methods.tta.default_lr`)."""
+    from sam_repro.methods.tta import default_lr as lr_for
 
-    return TINY_LR if backbone.startswith("tiny") or backbone == "micro" else PAPER_LR
+    return lr_for(backbone)
 
 
 def segmenter_factory(backbone: str, *, checkpoint: str | None = None, device: str = "cpu", lr: float | None = None,
-                      hqsam_checkpoint: str | None = None, **overrides: Any):
+                      hqsam_checkpoint: str | None = None, hq_token_only: bool = True, **overrides: Any):
     """``row -> Segmenter``: a fresh segmenter per table row. Rows are keys of
     :data:`sam_repro.methods.tta.PAPER_CONFIGS` (``overrides`` change fields of every configuration:
     ablations), or ``HQ-SAM`` (unadapted HQ-SAM; ``hqsam_checkpoint`` or the registry's weights).
 
-    The paper does not say which HQ-SAM output it used; the HQ-SAM row takes the official predictor's
-    default, ``hq_token_only=False`` (SAM's logits plus the HQ logits), which is also HQ-SAM's choice
-    for general (COCO-like) objects. Every row builds its own segmenter and so encodes its images
+    The paper does not say which HQ-SAM output it used; its follow-up code runs HQ-SAM with
+    ``hq_token_only=True`` (the HQ logits alone), the default here (``False``: SAM's logits plus the HQ
+    logits, the official predictor's default). Every row builds its own segmenter and so encodes its images
     again; for ViT-B that is about a tenth of a row's cost (one 117 ms encoding against ~20 clicks of
     13 ms forward + 44 ms adaptation on the paper's V100), so rows are kept independent."""
     from dataclasses import replace
@@ -102,7 +111,7 @@ def segmenter_factory(backbone: str, *, checkpoint: str | None = None, device: s
     def make(row: str):
         if row == "HQ-SAM":
             return load_segmenter(f"hqsam:{backbone}", checkpoint=hqsam_checkpoint, device=device,
-                                  hq_token_only=False)
+                                  hq_token_only=hq_token_only)
         if row not in PAPER_CONFIGS:
             raise KeyError(f"unknown row {row!r}; known: {', '.join([*PAPER_CONFIGS, 'HQ-SAM'])}")
         config = replace(PAPER_CONFIGS[row], lr=rate, **overrides)
@@ -113,7 +122,8 @@ def segmenter_factory(backbone: str, *, checkpoint: str | None = None, device: s
 
 def run_table(make_segmenter, table: str, datasets: Sequence[str], rows: Sequence[str], out_dir: str | Path, *,
               images: int | None, seed: int = 0, max_objects: int | None = 3, min_object_area: int = 64,
-              order_seed: int | None = None, data: str = "synthetic", progress: bool = False) -> list[ResultRow]:
+              order_seed: int | None = None, data: str = "synthetic", feedback: str = "binary",
+              progress: bool = False) -> list[ResultRow]:
     """Rows x datasets of one table through the shared runner (:func:`~sam_repro.reproduce.experiment.run_grid`):
     our NoC / FR rows at the table's target and click budget.
 
@@ -124,6 +134,7 @@ def run_table(make_segmenter, table: str, datasets: Sequence[str], rows: Sequenc
             in the permutation drawn with ``order_seed``.
         data: ``"synthetic"`` (stand-ins) or ``"real"`` (see :data:`STAND_INS`).
         max_objects: objects annotated per image (the largest).
+        feedback: the mask fed back between clicks (:func:`protocol_for`; the paper's binary mask by default).
     """
     _, target, clicks = TABLES[table]
     suffix = f"{clicks}@{int(round(target * 100))}"
@@ -135,7 +146,7 @@ def run_table(make_segmenter, table: str, datasets: Sequence[str], rows: Sequenc
         return {"NoC": (noc[f"noc_{suffix}"], *per_object(records, metric, f"noc_{suffix}")),
                 "FR": (noc[f"fr_{suffix}"], *per_object(records, metric, f"failed_{suffix}", lambda f: 100.0 * f))}
 
-    return run_grid(PAPER, table, make_segmenter, rows, datasets, STAND_INS, protocol_for(table), out_dir, read,
+    return run_grid(PAPER, table, make_segmenter, rows, datasets, STAND_INS, protocol_for(table, feedback), out_dir, read,
                     data=data, images=images, seed=seed, noc_targets=((target, clicks),), max_objects=max_objects,
                     min_object_area=min_object_area, order_seed=order_seed, progress=progress)
 
