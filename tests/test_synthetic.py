@@ -341,12 +341,12 @@ def test_samples_are_generated_once_per_process_and_read_only() -> None:
     """A bounded cache shared by every sample set: a sample visited under several protocols is generated once."""
     from sam_repro.data.synthetic.base import SAMPLE_CACHE
 
-    first = open_dataset("synthetic/salient", "val", seed=3)[1]
-    again = open_dataset("synthetic/salient", "val", seed=3)[1]  # another sample set, same content
+    first = open_dataset("synthetic/salient", "test", seed=3)[1]
+    again = open_dataset("synthetic/salient", "test", seed=3)[1]  # another sample set, same content
     assert again is first
-    assert open_dataset("synthetic/salient", "val", seed=4)[1] is not first
+    assert open_dataset("synthetic/salient", "test", seed=4)[1] is not first
     with pytest.raises(ValueError, match="read-only"):
         first.image[0, 0, 0] = 1
     SAMPLE_CACHE.clear()
-    regenerated = open_dataset("synthetic/salient", "val", seed=3)[1]
+    regenerated = open_dataset("synthetic/salient", "test", seed=3)[1]
     assert regenerated is not first and np.array_equal(regenerated.image, first.image)
