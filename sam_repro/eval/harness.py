@@ -84,11 +84,14 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def select_objects(sample, min_object_area: int = 0, max_objects: int | None = None) -> list[int]:
-    """Indices of the objects of ``sample`` to evaluate: at least ``min_object_area`` pixels (and never
-    empty), and at most ``max_objects`` of them (the largest, kept in their original order)."""
+def select_objects(sample, min_object_area: int = 0, max_objects: int | None = None,
+                   min_object_fraction: float = 0.0) -> list[int]:
+    """Indices of the objects of ``sample`` to evaluate: at least ``min_object_area`` pixels and at least
+    ``min_object_fraction`` of the image (and never empty), and at most ``max_objects`` of them (the largest,
+    kept in their original order)."""
     areas = [int(np.count_nonzero(gt)) for gt in sample.masks]
-    kept = [k for k in range(len(sample.masks)) if areas[k] >= max(1, min_object_area)]
+    least = max(1, min_object_area, int(np.ceil(min_object_fraction * sample.masks[0].size)) if len(areas) else 1)
+    kept = [k for k in range(len(sample.masks)) if areas[k] >= least]
     if max_objects is not None and len(kept) > max_objects:
         kept = sorted(sorted(kept, key=lambda k: (-areas[k], k))[:max_objects])
     return kept
@@ -153,7 +156,7 @@ def summarize(records: list[dict[str, Any]], metrics: Sequence[MetricSpec]) -> d
 def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
              out_dir: str | os.PathLike, *, metrics: Sequence[MetricSpec] | None = None, seed: int = 0,
              limit: int | None = None, hooks=(), progress: bool = True,
-             noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0,
+             noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0, min_object_fraction: float = 0.0,
              order_seed: int | None = None, max_objects: int | None = None) -> dict[str, Any]:
     """Evaluate and write ``records.jsonl`` and ``summary.json`` under ``out_dir``; return the summary.
 
@@ -170,6 +173,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
         max_objects: evaluate at most this many objects per sample (the largest; None = all).
         order_seed: visit the samples in a permutation drawn with this seed (None: index order). The
             order matters only to stateful hooks; records stay keyed by sample index.
+        min_object_fraction: objects smaller than this share of the image are not evaluated (the tiny SAM's
+            targets count objects of at least 1% of the image).
         min_object_area: objects with fewer foreground pixels are not evaluated (0 = all non-empty
             objects; an empty mask has no box or click and is always skipped).
     """
@@ -189,7 +194,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
         "segmenter": segmenter.info(), "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
         "dataset": [dataset.name, dataset.split, fingerprint], "seed": seed, "record_format": RECORD_FORMAT,
         "metrics": [spec.key() for spec in metrics],
-        "min_object_area": min_object_area, "max_objects": max_objects, "order_seed": order_seed,
+        "min_object_area": min_object_area, "min_object_fraction": min_object_fraction, "max_objects": max_objects,
+        "order_seed": order_seed,
     }, default=str))
     key_path = out / "run_key.json"
     if records_path.is_file() and (not key_path.is_file() or json.loads(key_path.read_text()) != run_key):
@@ -216,7 +222,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
         t0 = time.perf_counter()
         try:
             sample = dataset[index]
-            output = protocol.run(segmenter, sample, select_objects(sample, min_object_area, max_objects), rng, hooks)
+            chosen = select_objects(sample, min_object_area, max_objects, min_object_fraction)
+            output = protocol.run(segmenter, sample, chosen, rng, hooks)
             objects, image_stats = _score(sample, output, metrics, measurers)
             record = {"index": index, "sample_id": sample.id, "status": "ok", "objects": objects}
             if image_stats:
@@ -237,6 +244,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
         "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
         "seed": seed,
         "min_object_area": min_object_area,
+        "min_object_fraction": min_object_fraction,
         "order_seed": order_seed,
         "max_objects": max_objects,
         "wall_seconds_this_run": round(time.perf_counter() - start, 3),

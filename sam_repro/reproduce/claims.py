@@ -217,6 +217,40 @@ def compare_rows(results: ResultSet, tables: Sequence[str], metric: str, better:
                          description=f"{metric} {better} {op} {worse}", seed=seed)
 
 
+def mean_interval(values: Sequence[float], *, seed: int = SEED, confidence: float = CONFIDENCE,
+                  resamples: int = RESAMPLES) -> tuple[float, float, float]:
+    """Mean of ``values`` and its bootstrap interval (percentile, seeded); all equal without spread."""
+    from scipy.stats import bootstrap
+
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    effect = float(x.mean())
+    if np.all(x == x[0]):
+        return effect, effect, effect
+    result = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=resamples, method="percentile",
+                       random_state=np.random.default_rng(seed), vectorized=True)
+    return effect, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def compare_mean(name: str, row: ResultRow | None, bound: float, *, above: bool = True, seed: int = SEED) -> Verdict:
+    """Is the mean of a row's per-unit values at least (``above``) or at most ``bound``? Held when its bootstrap
+    interval lies entirely on that side (the bound itself included), not held when entirely on the other."""
+    if row is None:
+        return _verdict("not run", f"{name}: not measured")
+    if not row.values:
+        return _verdict("inconclusive", f"{name}: {row.value:.4g} (no per-object values: no interval)", effect=row.value)
+    effect, low, high = mean_interval(row.values, seed=seed)
+    if above:
+        status = "held" if low >= bound else "not held" if high < bound else "inconclusive"
+    else:
+        status = "held" if high <= bound else "not held" if low > bound else "inconclusive"
+    op = ">=" if above else "<="
+    return _verdict(status, f"{name}: {effect:.4g} [{low:.4g}, {high:.4g}] {op} {bound:.4g} ({len(row.values)} objects)",
+                    [{"name": name, "effect": effect, "low": low, "high": high, "bound": bound}], effect, low, high,
+                    len(row.values))
+
+
 def compare_ratio(name: str, num: ResultRow | None, den: ResultRow | None, bound: float, *, below: bool = True,
                   seed: int = SEED) -> Verdict:
     """Is mean(num) / mean(den) below (or above) ``bound``? Bootstrap over each row's repeats (``values``)."""
