@@ -115,7 +115,7 @@ def low_res_round_trip_iou(gt: np.ndarray, low_res_size: int) -> float:
     height, width = gt.shape
     scale = low_res_size / max(height, width)
     grid = (max(1, round(height * scale)), max(1, round(width * scale)))
-    mask = torch.from_numpy(gt).float()[None, None]
+    mask = torch.tensor(gt, dtype=torch.float32)[None, None]  # a copy: samples may be read-only
     coarse = F.interpolate(mask, size=grid, mode="area")
     back = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)[0, 0]
     return iou(back.numpy() > 0.5, gt)

@@ -304,7 +304,7 @@ def _make_item(model: torch.nn.Module, image: np.ndarray, soft: np.ndarray, kind
     else:
         prompt = hq_sam_mask_input(coarse_mask(binary, rng, size=tuple(model.prompt_encoder.mask_input_size),
                                                factor=config.mask_band_factor, noise_std=config.mask_noise_std))
-    tensor = torch.as_tensor(image).permute(2, 0, 1).float()
+    tensor = torch.tensor(image).permute(2, 0, 1).float()  # a copy: samples may be read-only
     return _Item(model.preprocess(tensor[None])[0], target, kind, prompt)
 
 

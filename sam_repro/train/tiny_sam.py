@@ -219,6 +219,10 @@ def _step_loss(model: torch.nn.Module, features: torch.Tensor, gts: np.ndarray, 
         if size != gts.shape[-1]:
             predictions = F.interpolate(predictions, gts.shape[-2:], mode="bilinear", align_corners=False)
         mask_input = low_res[rows, chosen][:, None].detach()
+    if not config.mask_only_rounds:
+        # runs without mask-only rounds drew one click after the last round (unused), as the v2 run did: kept so
+        # that the shipped v2 checkpoint's command still regenerates it exactly
+        prompts.add_corrections(predictions[:, 0].cpu().numpy() > 0, rng)
     return total / rounds, {"iou_first": ious[0], "iou_last": ious[-1]}
 
 
@@ -285,7 +289,7 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         for group in optimizer.param_groups:
             group["lr"] = config.lr * _lr_factor(step, config)
         items = _batch(train_set, step * config.images_per_step, config, rng)
-        images = torch.stack([torch.as_tensor(image).permute(2, 0, 1) for image, _ in items]).float()
+        images = torch.stack([torch.tensor(image).permute(2, 0, 1) for image, _ in items]).float()  # copies: read-only samples
         features = model.image_encoder(model.preprocess(images))
         gts = np.concatenate([masks for _, masks in items])
         image_index = np.concatenate([np.full(len(masks), i) for i, (_, masks) in enumerate(items)])
