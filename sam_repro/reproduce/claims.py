@@ -62,25 +62,32 @@ def _verdict(status: str, detail: str, evidence: list[dict] | None = None, effec
 
 
 # -- intervals ----------------------------------------------------------------------------------------------
+def mean_interval(values: Sequence[float], *, seed: int = SEED, confidence: float = CONFIDENCE,
+                  resamples: int = RESAMPLES) -> tuple[float, float, float]:
+    """Mean of ``values`` and its bootstrap interval (percentile, seeded); all equal without spread."""
+    from scipy.stats import bootstrap
+
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    effect = float(x.mean())
+    if np.all(x == x[0]):
+        return effect, effect, effect
+    result = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=resamples, method="percentile",
+                       random_state=np.random.default_rng(seed), vectorized=True)
+    return effect, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def paired_mean_difference(a: Sequence[float], b: Sequence[float], *, seed: int = SEED,
                            confidence: float = CONFIDENCE, resamples: int = RESAMPLES) -> tuple[float, float, float]:
-    """Mean of ``a - b`` over paired units and its bootstrap interval (percentile, seeded).
+    """Mean of ``a - b`` over paired units and its bootstrap interval (:func:`mean_interval` of the differences).
 
     Returns:
         (effect, low, high); all three equal when every difference is the same (no spread to resample),
         NaN for no units.
     """
-    from scipy.stats import bootstrap
-
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if diff.size == 0:
-        return math.nan, math.nan, math.nan
-    effect = float(diff.mean())
-    if np.all(diff == diff[0]):
-        return effect, effect, effect
-    result = bootstrap((diff,), np.mean, confidence_level=confidence, n_resamples=resamples, method="percentile",
-                       random_state=np.random.default_rng(seed), vectorized=True)
-    return effect, float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return mean_interval(diff, seed=seed, confidence=confidence, resamples=resamples)
 
 
 def ratio_of_means(num: Sequence[float], den: Sequence[float], *, seed: int = SEED, confidence: float = CONFIDENCE,
@@ -215,22 +222,6 @@ def compare_rows(results: ResultSet, tables: Sequence[str], metric: str, better:
         return _verdict("not run", f"no dataset has both {better!r} and {worse!r} for {metric} in {list(tables)}")
     return compare_cases(cases, lower_is_claimed=lower_is_better, required=required, min_fraction=min_fraction,
                          description=f"{metric} {better} {op} {worse}", seed=seed)
-
-
-def mean_interval(values: Sequence[float], *, seed: int = SEED, confidence: float = CONFIDENCE,
-                  resamples: int = RESAMPLES) -> tuple[float, float, float]:
-    """Mean of ``values`` and its bootstrap interval (percentile, seeded); all equal without spread."""
-    from scipy.stats import bootstrap
-
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        return math.nan, math.nan, math.nan
-    effect = float(x.mean())
-    if np.all(x == x[0]):
-        return effect, effect, effect
-    result = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=resamples, method="percentile",
-                       random_state=np.random.default_rng(seed), vectorized=True)
-    return effect, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def compare_mean(name: str, row: ResultRow | None, bound: float, *, above: bool = True, seed: int = SEED) -> Verdict:
