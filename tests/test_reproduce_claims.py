@@ -162,8 +162,11 @@ def test_summary_shows_verdicts_tables_and_not_run_papers(tmp_path: Path) -> Non
     write_results(results / "t" / "tta" / "tables", "sam_tta", rows, [])
     text = write_summary(Profile("t", "test"), [], results).read_text()
     assert "## sam_tta" in text and "| 1 |" in text and "held" in text
-    assert "| table1 | CAMO | synthetic" not in text  # stand_in is empty in these rows
-    assert "| table1 | CAMO |  | baseline | FR |" in text
+    cells = (results / "t" / "sam_tta" / "paper_vs_ours.csv").read_text().splitlines()
+    assert cells[0].startswith("table,dataset,stand_in,row,metric,paper_value")
+    assert any(line.startswith("table1,CAMO,,baseline,FR,") for line in cells)  # every cell in the CSV
+    assert "| table1 | FR | 2 |" in text  # the summary keeps one row per table and metric
+    assert "(sam_tta/paper_vs_ours.png)" in text and (results / "t" / "sam_tta" / "paper_vs_ours.png").is_file()
     assert "## pisam" in text and "Not run" in text.split("## pisam")[1].split("##")[0]
 
 

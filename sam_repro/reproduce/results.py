@@ -176,7 +176,8 @@ def comparison(paper: str, rows: Sequence[ResultRow], row_key, digits: int = 2) 
 
     Returns:
         dicts with table, dataset, stand_in, row, metric, paper (text: '–' when the paper has no
-        number there, a trailing '?' when the transcription marks the row uncertain), ours, n.
+        number there, a trailing '?' when the transcription marks the row uncertain), ours, n, and the
+        numbers themselves: paper_value (None without one), ours_value, uncertain.
     """
     published: dict[tuple[str, str, str, str], tuple[float, bool]] = {}
     for table in sorted({r.table for r in rows}):
@@ -193,5 +194,6 @@ def comparison(paper: str, rows: Sequence[ResultRow], row_key, digits: int = 2) 
         paper_text = "–" if value is None else f"{value:.{digits}f}" + ("?" if uncertain else "")
         ours = r.value if math.isnan(r.value) else round(r.value, digits)
         lines.append({"table": r.table, "dataset": r.dataset, "stand_in": r.stand_in, "row": r.row,
-                      "metric": r.metric, "paper": paper_text, "ours": ours, "n": r.n})
+                      "metric": r.metric, "paper": paper_text, "ours": ours, "n": r.n,
+                      "paper_value": value, "ours_value": r.value, "uncertain": uncertain})
     return lines

@@ -18,6 +18,22 @@ from sam_repro.paths import REPO_ROOT
 from sam_repro.files import write_json_atomic
 from sam_repro.reproduce.profiles import Profile
 
+def _ipc_kernel_manager():
+    """A kernel manager whose kernels talk over local IPC sockets instead of TCP on localhost.
+
+    ipykernel warns on every TCP start that its traffic is unencrypted (one warning per notebook of a batch
+    run); over IPC sockets (files in Jupyter's runtime directory) there is no network traffic to warn about,
+    so the warning is gone at its source rather than filtered from the log.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IpcKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IpcKernelManager
+
+
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 RESULTS_DIR = REPO_ROOT / "results"
 
@@ -91,6 +107,7 @@ def run_notebook(notebook: Path, profile: Profile, *, notebooks_dir: Path = NOTE
         papermill.execute_notebook(
             str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name, cwd=str(REPO_ROOT),
             progress_bar=progress, log_output=log_output, execution_timeout=cell_timeout,
+            **({"kernel_manager_class": _ipc_kernel_manager()} if os.name == "posix" else {}),  # no IPC on Windows
         )
     except papermill.PapermillExecutionError as error:
         run.status, run.failed_cell = "failed", error.exec_count
@@ -128,6 +145,11 @@ def run_profile(profile: Profile, *, only: str | None = None, force: bool = Fals
                   + (f"\n    cell {run.failed_cell}: {run.error}" if run.error else ""), flush=True)
         runs.append(run)
     write_summary(profile, runs, results_dir)
+    from sam_repro.reproduce.site import build_index
+
+    index = build_index(results_dir / profile.name)
+    if verbose:
+        print(f"browsable results: {index}", flush=True)
     return runs
 
 
@@ -230,9 +252,29 @@ def paper_sections(results_dir: Path, profile_name: str) -> list[str]:
             lines += ["", "</details>"]
             table_rows = [r for r in rows if r.table.startswith("table")]
             if table_rows and paper in transcribed:
-                lines += ["", "**Paper vs ours** (paper: the published number, '?' = uncertain transcription; "
-                              "ours: on the stand-in dataset)", ""]
-                lines.append(markdown_table(comparison(paper, table_rows, module.row_key)))
+                lines += paper_vs_ours_section(paper, comparison(paper, table_rows, module.row_key),
+                                               results_dir / profile_name)
+    return lines
+
+
+def paper_vs_ours_section(paper: str, cells: list[dict[str, Any]], root: Path) -> list[str]:
+    """SUMMARY lines relating our cells to the paper's: a figure (paper against ours, y = x), one row per table and
+    metric with the rank correlation and the share of row pairs ordered as in the paper, and every cell in a CSV
+    (``<paper>/paper_vs_ours.csv``) rather than in the summary."""
+    from sam_repro.reproduce.compare import CSV_FILE, FIGURE_FILE, plot, rank_agreement, write_csv
+    from sam_repro.reproduce.tables import markdown_table
+
+    folder = root / paper
+    write_csv(cells, folder / CSV_FILE)
+    figure = plot(cells, f"{paper}: the paper's numbers against ours (stand-ins)", folder / FIGURE_FILE)
+    lines = ["", f"**Paper vs ours**: {len(cells)} cells in [`{paper}/{CSV_FILE}`]({paper}/{CSV_FILE}) (paper: the "
+                 "published number; ours: on the stand-in). Absolute values are not comparable across worlds; what "
+                 "is: whether our cells rise and fall with the paper's (Spearman's rho) and whether each dataset's "
+                 "rows come in the paper's order.", ""]
+    if figure is not None:
+        lines += [f"![{paper}: paper vs ours]({paper}/{FIGURE_FILE})", ""]
+    lines.append(markdown_table(rank_agreement(cells), ["table", "metric", "cells", "spearman_rho", "row_pairs",
+                                                        "same_order"]))
     return lines
 
 
