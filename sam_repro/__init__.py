@@ -19,4 +19,11 @@ def load_segmenter(name: str, checkpoint=None, device="auto", **kwargs):
     return _load(name, checkpoint=checkpoint, device=device, **kwargs)
 
 
-__all__ = ["__version__", "load_segmenter"]
+def list_methods() -> list[str]:
+    """Every registered method name (``load_segmenter("METHOD:BACKBONE")``); see :func:`sam_repro.methods.list_methods`."""
+    from sam_repro.methods import list_methods as _list
+
+    return _list()
+
+
+__all__ = ["__version__", "list_methods", "load_segmenter"]
