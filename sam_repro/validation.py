@@ -10,16 +10,31 @@ def as_rgb_image(image: Any, name: str = "image") -> np.ndarray:
     """Return ``image`` as an (H, W, 3) uint8 RGB array.
 
     Accepts (H, W, 3) uint8 RGB as is, converts grayscale ((H, W) or (H, W, 1)) by repeating the
-    channel and RGBA ((H, W, 4)) by dropping alpha; PIL images are converted through numpy.
+    channel and RGBA ((H, W, 4)) by dropping alpha. PIL images are read as the package's image reader
+    reads files (:func:`sam_repro.data.image_io.pil_to_rgb`): 16-bit grayscale is scaled to 8 bits
+    (``>> 8``; Pillow's own conversion would saturate it to white), 32-bit / float grayscale is kept up
+    to 255 and otherwise scaled by its maximum, other modes go through Pillow. A torch tensor is
+    accepted in the same (H, W, 3) uint8 layout (moved to the CPU); a (3, H, W) tensor is refused with a
+    hint to permute it.
 
     Raises:
-        TypeError: not an array (or PIL image), or not uint8.
+        TypeError: not an array, tensor or PIL image, or not uint8.
         ValueError: wrong number of dimensions/channels, or an empty image.
     """
-    if hasattr(image, "mode") and hasattr(image, "size") and not isinstance(image, np.ndarray):
-        image = np.asarray(image.convert("RGB") if image.mode not in ("RGB", "L", "RGBA") else image)
+    if hasattr(image, "detach") and hasattr(image, "cpu") and hasattr(image, "numpy"):
+        # a torch tensor, recognised without importing torch (checked first: tensors also have .mode and .size)
+        tensor_shape = tuple(image.shape)
+        image = image.detach().cpu().numpy()
+        if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[2] not in (1, 3, 4):
+            raise ValueError(f"{name}: got a (C, H, W) tensor of shape {tensor_shape}; expected (H, W, 3) uint8 RGB "
+                             "(use tensor.permute(1, 2, 0))")
+    elif type(image).__module__.startswith("PIL.") and hasattr(image, "mode") and hasattr(image, "convert"):
+        from sam_repro.data.image_io import pil_to_rgb  # PIL only matters when a PIL image is passed
+
+        image = pil_to_rgb(image)
     if not isinstance(image, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array (H, W, 3) uint8 RGB, got {type(image).__name__}")
+        raise TypeError(f"{name} must be a numpy array (H, W, 3) uint8 RGB (or a PIL image, or an (H, W, 3) "
+                        f"uint8 torch tensor), got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise TypeError(
             f"{name} must have dtype uint8 with values 0..255, got {image.dtype}"

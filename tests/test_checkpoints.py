@@ -275,3 +275,44 @@ def test_registry_agrees_with_the_data_manifest() -> None:
         entry = manifest.get(f"sam_{name}")
         assert entry.resource.file == spec.filename and entry.resource.sha256 == spec.sha256
         assert entry.resource.size_bytes == spec.size_bytes and spec.url in entry.resource.urls
+
+
+class _RunsACommand:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_runs_code_is_refused_as_unsafe_not_corrupt(tmp_path: Path) -> None:
+    from sam_repro.backbones.checkpoints import UnsafeCheckpointError, read_checkpoint_meta
+
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "meta": _RunsACommand(tmp_path / "pwned")}, path)
+    for read in (read_state_dict, read_checkpoint_meta):
+        with pytest.raises(UnsafeCheckpointError) as error:
+            read(path)
+        message = str(error.value)
+        assert "evil.pt" in message and "unsafe" in message and "weights_only=True" in message
+        assert "system" in message and "corrupt" not in message
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_checkpoint_metadata_errors_name_the_file(micro_checkpoint, tmp_path: Path) -> None:
+    from sam_repro.backbones.checkpoints import read_checkpoint_meta
+
+    path, _ = micro_checkpoint
+    assert read_checkpoint_meta(path) == {"note": "test"}
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match=r"cut\.pt.*corrupt or truncated"):
+        read_checkpoint_meta(truncated)
+    with pytest.raises(CheckpointError, match=r"absent\.pt does not exist"):
+        read_checkpoint_meta(tmp_path / "absent.pt")
+    odd = tmp_path / "odd.pt"
+    torch.save({"state_dict": {}, "meta": [1, 2]}, odd)
+    with pytest.raises(CheckpointError, match=r"odd\.pt: 'meta' is a list"):
+        read_checkpoint_meta(odd)

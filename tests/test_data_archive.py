@@ -155,3 +155,75 @@ def test_link_chain_escaping_physically_is_refused(tmp_path):
         safe_extract(path, dest)
     assert not (dest / "y").exists() and not (tmp_path / "y").exists()
     assert listing(dest) == []
+
+
+@pytest.mark.parametrize("maker,suffix", [(make_zip, ".zip"), (make_tar, ".tar")])
+def test_link_chain_through_a_later_link_is_refused(tmp_path, maker, suffix):
+    """``a -> b/..`` then ``b -> .``: each looks inside when written, yet ``a`` ends at the target's parent."""
+    archive = maker(tmp_path / f"chain{suffix}", GOOD, symlinks={"a": "b/..", "b": "."})
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError, match=r"'a': link target 'b/\.\.' contains a '\.\.' component"):
+        safe_extract(archive, dest)
+    assert not os.path.lexists(dest / "a") and not os.path.lexists(dest / "b")
+
+
+@pytest.mark.parametrize("maker,suffix", [(make_zip, ".zip"), (make_tar, ".tar")])
+def test_link_to_a_link_is_refused_but_a_link_to_a_folder_is_not(tmp_path, maker, suffix):
+    chained = maker(tmp_path / f"l2l{suffix}", GOOD, symlinks={"DIS5K/b": "DIS-TR", "DIS5K/a": "b/im"})
+    with pytest.raises(UnsafeArchiveError, match=r"'DIS5K/a'.*passes through the link 'DIS5K/b'"):
+        check_archive(chained)
+    plain = maker(tmp_path / f"plain{suffix}", GOOD, symlinks={"DIS5K/b": "DIS-TR"})
+    safe_extract(plain, tmp_path / "dest")
+    assert (tmp_path / "dest/DIS5K/b/gt/a.png").read_bytes() == b"mask"
+
+
+def test_the_final_tree_is_checked_even_if_a_link_slips_past_the_member_checks(tmp_path, monkeypatch):
+    """Second line of defence: with the member checks of links switched off, the chain is still caught
+    once the whole tree exists, and nothing is moved into ``dest``."""
+    import sam_repro.data.archive as archive_module
+
+    monkeypatch.setattr(archive_module, "_link_escapes", lambda *args, **kwargs: None)
+    archive = make_tar(tmp_path / "chain.tar", {"x.txt": b"x"}, symlinks={"a": "b/..", "b": "."})
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError, match=r"link 'a' resolves outside the target"):
+        safe_extract(archive, dest)
+    assert listing(dest) == []
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".tar"])
+def test_duplicate_member_names_are_refused_by_name(tmp_path, suffix):
+    path = tmp_path / f"dup{suffix}"
+    if suffix == ".zip":
+        import warnings
+
+        with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as zf:
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate we write on purpose
+            zf.writestr("DIS5K/x.png", b"1")
+            zf.writestr("DIS5K//x.png", b"2")
+    else:
+        make_tar(path, {"DIS5K/x.png": b"1", "./DIS5K/x.png": b"2"})
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError, match=r"x\.png.*duplicate member name") as error:
+        safe_extract(path, dest)
+    assert ".extracting-" not in str(error.value) and str(path) in str(error.value)
+    assert not dest.exists()
+
+
+def test_a_folder_listed_twice_is_not_a_duplicate(tmp_path):
+    path = tmp_path / "dirs.tar"
+    with tarfile.open(path, "w") as tf:
+        for _ in range(2):
+            info = tarfile.TarInfo("DIS5K")
+            info.type = tarfile.DIRTYPE
+            tf.addfile(info)
+        info = tarfile.TarInfo("DIS5K/a.txt")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"a"))
+    safe_extract(path, tmp_path / "dest")
+    assert (tmp_path / "dest/DIS5K/a.txt").read_bytes() == b"a"
+
+
+def test_tar_hardlink_to_a_symlink_is_refused(tmp_path):
+    archive = make_tar(tmp_path / "h.tar", GOOD, symlinks={"DIS5K/l": "DIS-TR"}, hardlinks={"h": "DIS5K/l"})
+    with pytest.raises(UnsafeArchiveError, match=r"'h': hard link to the symbolic link 'DIS5K/l'"):
+        check_archive(archive)

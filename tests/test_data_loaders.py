@@ -459,3 +459,55 @@ def test_coco_bad_json_names_the_file(tmp_path):
     (tmp_path / "annotations/instances_val2017.json").write_text("{not json")
     with pytest.raises(LayoutError, match="instances_val2017.json"):
         coco(tmp_path)
+
+
+# -------------------------------------------------------------------------------------------- 0/1 masks
+def test_zero_one_mask_is_read_as_binary_with_one_warning(tmp_path):
+    from sam_repro.data.image_io import MaskEncodingWarning
+
+    make_dis_tree(tmp_path, ids=("a", "b"))
+    for name in ("a", "b"):
+        save_mask(tmp_path / f"DIS5K/DIS-TE1/gt/{name}.png", box_mask(value=1))
+    dataset = dis(tmp_path)
+    with pytest.warns(MaskEncodingWarning, match=r"a\.png.*0/1") as caught:
+        samples = [dataset[0], dataset[1]]
+    assert len([w for w in caught if issubclass(w.category, MaskEncodingWarning)]) == 1  # once per loader
+    assert all(s.mask.sum() == 30 and s.meta["mask_values"] == "0/1" and "empty" not in s.meta for s in samples)
+
+
+def test_zero_one_detection_leaves_other_masks_alone(tmp_path):
+    import warnings
+
+    make_dis_tree(tmp_path, ids=("a",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dis(tmp_path)[0].mask.sum() == 30 and "mask_values" not in dis(tmp_path)[0].meta  # 0/255
+        save_mask(tmp_path / "DIS5K/DIS-TE1/gt/a.png", box_mask(value=1))
+        assert dis(tmp_path, mask_threshold=0.5)[0].mask.sum() == 30  # a 0/1 threshold needs no rescue
+        save_mask(tmp_path / "DIS5K/DIS-TE1/gt/a.png", box_mask(value=2))
+        assert not dis(tmp_path)[0].mask.any()  # maximum 2: not 0/1, thresholded as the manifest says
+        save_mask(tmp_path / "DIS5K/DIS-TE1/gt/a.png", np.zeros((12, 16), np.uint8))
+        assert dis(tmp_path)[0].meta["empty"]
+
+
+def test_zero_one_components(tmp_path):
+    from sam_repro.data.image_io import MaskEncodingWarning
+
+    folder = tmp_path / "d"
+    two = np.zeros((12, 16), np.uint8)
+    two[0:3, 0:3] = 1
+    two[8:12, 10:16] = 1
+    save_rgb(folder / "im/a.jpg")
+    save_mask(folder / "gt/a.png", two)
+    dataset = FolderPairSet("doors", "all", folder, image_dir="im", mask_dir="gt", mask_mode="components")
+    with pytest.warns(MaskEncodingWarning, match="a.png"):
+        assert dataset[0].masks.shape == (2, 12, 16)
+
+
+def test_pil_to_rgb_matches_read_image(tmp_path):
+    from sam_repro.data.image_io import pil_to_rgb
+
+    path = tmp_path / "g16.png"
+    Image.fromarray(np.arange(20, dtype=np.uint16).reshape(4, 5) * 3000).save(path)
+    with Image.open(path) as image:
+        assert np.array_equal(pil_to_rgb(image), read_image(path))

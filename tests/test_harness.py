@@ -111,3 +111,119 @@ def test_records_of_another_configuration_are_not_resumed(segmenter, tmp_path: P
     largest = evaluate(segmenter, _Squares(), TIGHT_BOX, out, limit=3, progress=False, max_objects=1)
     assert largest["provenance"]["samples_this_run"] == 3 and largest["objects"] == 3
     assert all(record["objects"][0]["object"] == 0 for record in _records(out))  # the larger square
+
+
+# -- reliability (issue 21): one run per folder, failed samples retried, records that cannot glue ---------------
+class _Flaky(_Squares):
+    """Like :class:`_Squares`, but sample ``flaky`` fails on its first load only."""
+
+    def __init__(self, flaky: int = 2):
+        super().__init__()
+        self.flaky, self.loads = flaky, 0
+
+    def load(self, index: int) -> Sample:
+        if index == self.flaky:
+            self.loads += 1
+            if self.loads == 1:
+                raise OSError(f"first attempt at sample {index} failed")
+        return super().load(index)
+
+
+class _Gated(_Squares):
+    """Like :class:`_Squares`, but loading sample ``gate`` waits until ``release`` is set (announcing it on
+    ``reached``): a run that stays in progress while the test starts another one."""
+
+    def __init__(self, gate: int = 2):
+        import threading
+
+        super().__init__()
+        self.gate, self.reached, self.release = gate, threading.Event(), threading.Event()
+
+    def load(self, index: int) -> Sample:
+        if index == self.gate:
+            self.reached.set()
+            assert self.release.wait(60), "the test never released the first run"
+        return super().load(index)
+
+
+def test_a_second_run_into_the_same_folder_is_refused(segmenter, tmp_path: Path) -> None:
+    import os
+    import socket
+    import threading
+
+    from sam_repro.eval.harness import RunLockedError
+
+    gated, results = _Gated(), {}
+    first = threading.Thread(target=lambda: results.update(
+        summary=evaluate(segmenter, gated, TIGHT_BOX, tmp_path, progress=False)))
+    first.start()
+    try:
+        assert gated.reached.wait(60)  # the first run is inside its loop, holding the folder
+        with pytest.raises(RunLockedError) as refused:
+            evaluate(sam_repro.load_segmenter("micro", random_init=True, device="cpu"), _Squares(), TIGHT_BOX,
+                     tmp_path, progress=False)
+    finally:
+        gated.release.set()
+        first.join(60)
+    message = str(refused.value)
+    assert str(tmp_path) in message and f"pid {os.getpid()}" in message and socket.gethostname() in message
+    assert [r["index"] for r in _records(tmp_path)] == [0, 1, 2, 3, 4]  # each sample once, from the first run
+    assert results["summary"]["samples"] == 5
+    assert evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, progress=False)["provenance"]["samples_this_run"] == 0
+
+
+def test_a_failed_sample_is_retried_and_recorded_once(segmenter, tmp_path: Path) -> None:
+    flaky = _Flaky()
+    first = evaluate(segmenter, flaky, TIGHT_BOX, tmp_path, progress=False)
+    assert first["failed_samples"] == 1 and first["retried_samples"] == 0
+    assert first["failures"] == [{"index": 2, "error": "OSError: first attempt at sample 2 failed"}]
+    again = evaluate(segmenter, flaky, TIGHT_BOX, tmp_path, progress=False)
+    assert again["retried_samples"] == 1 and again["retried_still_failing"] == 0
+    assert again["failed_samples"] == 0 and again["failures"] == [] and again["samples"] == 5
+    assert again["provenance"]["samples_this_run"] == 1
+    records = _records(tmp_path)
+    assert sorted(r["index"] for r in records) == [0, 1, 2, 3, 4]  # the failed record is gone, not doubled
+    assert all(r["status"] == "ok" for r in records)
+
+
+def test_failed_samples_kept_or_retried_on_request(segmenter, tmp_path: Path) -> None:
+    evaluate(segmenter, _Squares(broken=2), TIGHT_BOX, tmp_path, progress=False)
+    kept = evaluate(segmenter, _Squares(broken=2), TIGHT_BOX, tmp_path, progress=False, retry_failed=False)
+    assert kept["provenance"]["samples_this_run"] == 0 and kept["failed_samples"] == 1 and kept["retried_samples"] == 0
+    retried = evaluate(segmenter, _Squares(broken=2), TIGHT_BOX, tmp_path, progress=False)
+    assert retried["retried_samples"] == 1 and retried["retried_still_failing"] == 1
+    assert retried["failures"] == [{"index": 2, "error": "OSError: cannot read sample 2"}]
+    assert [r["index"] for r in _records(tmp_path)].count(2) == 1
+
+
+def test_a_stateful_run_with_failures_restarts_to_retry(segmenter, tmp_path: Path) -> None:
+    from sam_repro.methods.hooks import InteractionHooks
+
+    evaluate(segmenter, _Flaky(), TIGHT_BOX, tmp_path, progress=False, hooks=(InteractionHooks(),))
+    again = evaluate(segmenter, _Flaky(), TIGHT_BOX, tmp_path, progress=False, hooks=(InteractionHooks(),))
+    assert again["provenance"]["samples_this_run"] == 5 and again["retried_samples"] == 1  # hook state is gone
+    assert len(_records(tmp_path)) == 5
+
+
+def test_an_unterminated_last_record_is_terminated_before_appending(segmenter, tmp_path: Path) -> None:
+    evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, limit=3, progress=False)
+    path = tmp_path / "records.jsonl"
+    path.write_text(path.read_text().rstrip("\n"))  # the last write lost its newline
+    summary = evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, progress=False)
+    assert [r["index"] for r in _records(tmp_path)] == [0, 1, 2, 3, 4]  # no two records glued onto one line
+    assert summary["samples"] == 5 and summary["provenance"]["samples_this_run"] == 2
+
+
+def test_a_repeated_index_counts_once(segmenter, tmp_path: Path) -> None:
+    from sam_repro.eval.harness import RecordsWarning, load_records
+
+    evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, limit=2, progress=False)
+    path = tmp_path / "records.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], lines[1], lines[1].replace('"seconds": ', '"seconds": 99.0, "x": ')]) + "\n")
+    with pytest.warns(RecordsWarning, match=r"index\(es\) \[1\]"):
+        assert [r["index"] for r in load_records(tmp_path)] == [0, 1]
+    with pytest.warns(RecordsWarning, match=r"\[1\]"):
+        summary = evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, limit=2, progress=False)
+    assert summary["samples"] == 2 and summary["objects"] == 4
+    assert [r["index"] for r in _records(tmp_path)] == [0, 1]  # rewritten without the repeat

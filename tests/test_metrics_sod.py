@@ -244,3 +244,30 @@ def test_hce_accumulator_with_skeleton():
     v2 = acc.update(pred, gt, skeleton=M.gt_skeleton(gt))
     assert v1 == v2
     assert acc.compute() == {"hce": float(v1), "n": 2}
+
+
+# -- degenerate images (issue 21) ----------------------------------------------------------------------------
+def test_e_measure_refuses_a_single_pixel():
+    pred, gt = np.ones((1, 1)), np.ones((1, 1), bool)  # PySODMetrics would score 1 / eps = 4.5e15
+    with pytest.raises(ValueError, match=r"pred and gt: the E-measure needs at least 2 pixels"):
+        M.e_measure(pred, gt)
+    with pytest.raises(ValueError, match="2 pixels"):
+        M.EMeasure().update(pred, gt)
+    with pytest.raises(ValueError, match="2 pixels"):
+        M.SODMetrics(("em",)).update(pred, gt)
+
+
+@pytest.mark.parametrize("gt_value", [True, False])
+@pytest.mark.parametrize("pred_value", [0.0, 0.7, 1.0])
+def test_other_sod_metrics_are_defined_on_a_single_pixel(gt_value, pred_value):
+    """Only the E-measure divides by H*W - 1; the others stay finite and in range on one pixel."""
+    pred, gt = np.full((1, 1), pred_value), np.full((1, 1), gt_value)
+    values = M.SODMetrics(("sm", "fm", "wfm", "mae", "hce")).update(pred, gt)
+    assert all(np.isfinite(v) for v in values.values()), values
+    assert all(0 <= values[k] <= 1 for k in ("sm", "fm_adp", "fm_mean", "fm_max", "wfm", "mae")), values
+    assert values["mae"] == pytest.approx(abs(pred_value - gt_value))
+
+
+def test_e_measure_of_two_pixels_is_finite():
+    result = M.e_measure(np.array([[1.0, 0.0]]), np.array([[True, False]]))
+    assert np.isfinite(result["max"]) and result["max"] <= 2.0

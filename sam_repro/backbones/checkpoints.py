@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,41 @@ class WeightsNotFoundError(CheckpointError, FileNotFoundError):
     """The weights of a registered backbone are not on this machine."""
 
 
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint's pickle asks for objects outside the tensors and containers that
+    ``torch.load(weights_only=True)`` allows (e.g. a call to ``os.system``): refused, never run."""
+
+
+def _load(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with every failure as a :class:`CheckpointError`
+    naming the file: :class:`UnsafeCheckpointError` when the restricted unpickler refused the content
+    (``pickle.UnpicklingError`` mentioning weights_only), else an unreadable (corrupt, truncated, not a
+    torch file) checkpoint."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        text = str(error)
+        if "weights_only" in text or "Weights only" in text:
+            # torch's message suggests weights_only=False, which would run the file's code: name the global instead
+            detail = next((line.strip().rstrip(".") for line in text.splitlines()
+                           if "GLOBAL" in line or line.strip().lower().startswith("unsupported")), "")
+            raise UnsafeCheckpointError(
+                f"refused to load checkpoint {path} as unsafe: torch.load(weights_only=True) found objects or "
+                f"pickle instructions beyond tensors and plain containers{' (' + detail + ')' if detail else ''}. "
+                "The file may try to run code; load it with weights_only=False only if you trust its source."
+            ) from error
+        raise CheckpointError(_unreadable(path, error)) from error
+    except Exception as error:  # torch raises many types for truncated zip / bad pickle
+        raise CheckpointError(_unreadable(path, error)) from error
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    return (f"could not read checkpoint {path}: {type(error).__name__}: {error}. "
+            "Expected a torch.save'd state dict; the file may be corrupt or truncated.")
+
+
 def verify_sha256(path: str | os.PathLike, expected: str) -> str:
     """Check ``path`` against ``expected`` (hex, case-insensitive); return the actual digest.
 
@@ -58,6 +94,7 @@ def read_state_dict(path: str | os.PathLike, expected_sha256: str | None = None)
     Raises:
         CheckpointError: missing file, unreadable/corrupt/truncated file, or content that is not a
             state dict of tensors.
+        UnsafeCheckpointError: (a CheckpointError) the pickle asks for objects weights_only refuses.
         ChecksumError: ``expected_sha256`` given and the file differs.
     """
     return read_checkpoint(path, expected_sha256)[0]
@@ -78,13 +115,7 @@ def read_checkpoint(path: str | os.PathLike,
         raise CheckpointError(f"checkpoint file {path} does not exist")
     if expected_sha256:
         verify_sha256(path, expected_sha256)
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for truncated zip / bad pickle
-        raise CheckpointError(
-            f"could not read checkpoint {path}: {type(error).__name__}: {error}. "
-            "Expected a torch.save'd state dict; the file may be corrupt or truncated."
-        ) from error
+    content = _load(path)
     meta: dict[str, Any] = {}
     if isinstance(content, Mapping) and "state_dict" in content and isinstance(content["state_dict"], Mapping):
         meta = dict(content.get("meta") or {})
@@ -97,10 +128,19 @@ def read_checkpoint(path: str | os.PathLike,
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata stored beside the weights by :func:`save_checkpoint` ({} for plain state dicts)."""
-    content = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """The metadata stored beside the weights by :func:`save_checkpoint` ({} for plain state dicts).
+
+    Raises:
+        CheckpointError: missing, unreadable (corrupt, truncated) file, or a ``meta`` entry that is not a
+            mapping; :class:`UnsafeCheckpointError` for a pickle weights_only refuses.
+    """
+    path = Path(path)
+    content = _load(path)
     if isinstance(content, Mapping) and "state_dict" in content:
-        return dict(content.get("meta", {}))
+        meta = content.get("meta") or {}
+        if not isinstance(meta, Mapping):
+            raise CheckpointError(f"checkpoint {path}: 'meta' is a {type(meta).__name__}, expected a mapping")
+        return dict(meta)
     return {}
 
 

@@ -5,13 +5,20 @@ Safety: every member is checked *before* anything is written, and the whole arch
 member
 
 * has an absolute path (``/x``, ``\\x``, ``C:x``), a ``..`` component, or a NUL byte;
-* is a symbolic link whose target is absolute or leads outside the target directory;
-* is a hard link to a path outside the archive tree;
+* has the same name as an earlier member (after removing ``.`` components and repeated or trailing
+  separators) and is not a directory listed twice: which copy would win is unclear;
+* is a symbolic link whose target is absolute, leads outside the target directory, contains a ``..``
+  component, or is (or passes through) another symbolic link of the archive. Chains are refused because
+  a link's meaning depends on links created later: ``a -> b/..`` then ``b -> .`` each look inside, yet
+  ``a`` ends at the parent of the target directory. Links inside the tree without ``..`` that point at
+  files or directories (``latest -> DIS-TR``) are allowed;
+* is a hard link to a path outside the archive tree or to a symbolic link;
 * is a device, FIFO or other special file.
 
 While writing, the real path of every file, directory and link is checked again against the staging
-directory (a second line of defence against link tricks). Permissions, owners and set-uid bits from the
-archive are not applied.
+directory, and once everything is written every link of the final tree is resolved once more (a second
+line of defence against link tricks, for zip and tar alike). Permissions, owners and set-uid bits from
+the archive are not applied.
 
 Atomicity: the archive is extracted into a fresh staging directory *inside* ``dest`` (same file
 system), then each top-level entry is moved into ``dest`` with one ``os.replace``: each top-level entry
@@ -109,7 +116,14 @@ def _unsafe_path(name: str) -> str | None:
     return None
 
 
-def _link_escapes(member_name: str, target: str) -> str | None:
+def _parts(name: str) -> tuple[str, ...]:
+    """The components of a member name or link target, without empty and ``.`` components."""
+    return tuple(p for p in re.split(r"[\\/]+", name) if p not in ("", "."))
+
+
+def _link_escapes(member_name: str, target: str, links: frozenset[tuple[str, ...]] = frozenset()) -> str | None:
+    """Why the symbolic link ``member_name -> target`` is refused, or None; ``links`` are the (normalised)
+    names of every symbolic link of the archive."""
     if not target or target.startswith(("/", "\\")) or _DRIVE.match(target):
         return f"link to absolute path {target!r}"
     depth = len([p for p in PurePosixPath(member_name.replace("\\", "/")).parent.parts if p not in ("", ".")])
@@ -119,6 +133,13 @@ def _link_escapes(member_name: str, target: str) -> str | None:
         depth = depth - 1 if part == ".." else depth + 1
         if depth < 0:
             return f"link target {target!r} points outside the target directory"
+    if ".." in re.split(r"[\\/]+", target):
+        # what '..' climbs out of depends on links extracted later (a -> b/.. with b -> .): refuse it
+        return f"link target {target!r} contains a '..' component"
+    resolved = _parts(member_name)[:-1] + _parts(target)
+    through = next((resolved[:k] for k in range(1, len(resolved) + 1) if resolved[:k] in links), None)
+    if through is not None:
+        return f"link target {target!r} is or passes through the link {'/'.join(through)!r} (link chain)"
     return None
 
 
@@ -138,13 +159,22 @@ def check_archive(archive: str | os.PathLike, kind: str | None = None) -> list[M
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as error:
         raise UnsafeArchiveError(f"cannot read {kind} archive {archive}: {error}") from error
     problems = []
+    links = frozenset(_parts(m.name) for m in members if m.type == "symlink")
+    seen: dict[tuple[str, ...], Member] = {}
     for member in members:
         reason = _unsafe_path(member.name)
+        key = _parts(member.name)
+        earlier = seen.get(key)
+        if reason is None and earlier is not None and not (earlier.type == member.type == "dir"):
+            reason = f"duplicate member name (an earlier {earlier.type} member is also called {earlier.name!r})"
+        seen.setdefault(key, member)
         if reason is None and member.type == "symlink":
-            reason = _link_escapes(member.name, member.link)
+            reason = _link_escapes(member.name, member.link, links)
         elif reason is None and member.type == "hardlink":
             reason = _unsafe_path(member.link)
             reason = f"hard link to {member.link!r}: {reason}" if reason else None
+            if reason is None and _parts(member.link) in links:
+                reason = f"hard link to the symbolic link {member.link!r}"
         elif reason is None and member.type == "special":
             reason = "device, FIFO or other special file"
         if reason:
@@ -225,6 +255,20 @@ def _check_link(path: Path, real_staging: Path, name: str, archive: Path) -> Non
         raise UnsafeArchiveError(f"refusing to extract {archive}: link {name!r} resolves outside the target")
 
 
+def _check_tree(staging: Path, real_staging: Path, archive: Path) -> None:
+    """Resolve every link of the extracted tree once all of it exists: a link's target can change meaning
+    when a later member is written, so the checks made while writing are not enough on their own."""
+    for directory, dirnames, filenames in os.walk(staging):  # does not follow links
+        for entry in (*dirnames, *filenames):
+            path = Path(directory, entry)
+            if path.is_symlink() and not _inside(path, real_staging):
+                name = path.relative_to(staging).as_posix()
+                raise UnsafeArchiveError(
+                    f"refusing to extract {archive}: link {name!r} resolves outside the target once the archive "
+                    "is extracted"
+                )
+
+
 def safe_extract(
     archive: str | os.PathLike, dest: str | os.PathLike, *, kind: str | None = None, overwrite: bool = False
 ) -> list[Path]:
@@ -255,6 +299,7 @@ def safe_extract(
             _extract_all(archive, kind, members, staging)
         except (zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
             raise UnsafeArchiveError(f"cannot extract {kind} archive {archive}: {error}") from error
+        _check_tree(staging, Path(os.path.realpath(staging)), archive)
         tops = sorted(staging.iterdir())
         existing = [dest / top.name for top in tops if os.path.lexists(dest / top.name)]
         if existing and not overwrite:

@@ -9,12 +9,16 @@ research/metrics.md):
   orientation is *not* applied (the reference loaders read raw pixels; masks carry no EXIF).
 * Binary masks are read as one gray value per pixel (:func:`read_mask_values`) and thresholded with
   ``value > threshold`` (:func:`binarize`); for RGB masks the first channel is used, as DIS and HQ-SAM
-  do (``gt[:, :, 0]``).
+  do (``gt[:, :, 0]``). A mask stored as 0/1 instead of 0/255 (maximum exactly 1) would read as empty
+  under a threshold >= 1: :func:`binarize_mask` detects it and reads it as binary (``value >= 1``), and the
+  loaders warn (:class:`MaskEncodingWarning`) naming the file. We read rather than raise because a 0/1
+  PNG carries the same information as a 0/255 one, and a few dataset mirrors re-save masks that way.
 * Label maps (instance ids, class indices) keep raw values: palette PNGs give their palette indices.
 """
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -64,20 +68,27 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     image = _open(path, "image")
     with image:
-        mode = image.mode
-        if mode in _SIXTEEN_BIT:
-            gray = (np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)
-            return np.repeat(gray[:, :, None], 3, axis=2)
-        if mode in ("I", "F"):
-            values = np.asarray(image).astype(np.float64)
-            peak = float(values.max()) if values.size else 0.0
-            if peak > 255:
-                values = values * (255.0 / peak)
-            gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-            return np.repeat(gray[:, :, None], 3, axis=2)
-        rgb = image if mode == "RGB" else image.convert("RGB")
-        array = np.asarray(rgb, dtype=np.uint8)
-    return np.ascontiguousarray(array)
+        return pil_to_rgb(image)
+
+
+def pil_to_rgb(image: Any) -> np.ndarray:
+    """A decoded PIL image as an (H, W, 3) uint8 RGB array, with the conversions of the module docstring
+    (16-bit gray ``>> 8``, 32-bit/float gray kept up to 255 else scaled by its maximum, other modes through
+    Pillow). Shared by :func:`read_image` and the segmenters' input check, so that an image passed in
+    memory reads exactly as the same image read from a file."""
+    mode = image.mode
+    if mode in _SIXTEEN_BIT:
+        gray = (np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("I", "F"):
+        values = np.asarray(image).astype(np.float64)
+        peak = float(values.max()) if values.size else 0.0
+        if peak > 255:
+            values = values * (255.0 / peak)
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    rgb = image if mode == "RGB" else image.convert("RGB")
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
 def read_mask_values(path: str | os.PathLike) -> np.ndarray:
@@ -141,4 +152,27 @@ def read_palette_indices(path: str | os.PathLike) -> tuple[np.ndarray, str]:
 def binarize(values: np.ndarray, threshold: float) -> np.ndarray:
     """Foreground where ``values > threshold`` (the DIS / HQ-SAM / PySOD convention with threshold 128)."""
     return np.asarray(values) > threshold
+
+
+class MaskEncodingWarning(UserWarning):
+    """A mask file is not stored as the dataset says (e.g. 0/1 instead of 0/255); the message names it."""
+
+
+def is_zero_one(values: np.ndarray, threshold: float) -> bool:
+    """True when ``values`` look like a binary mask stored as 0/1 that ``value > threshold`` would read as
+    empty: the threshold is >= 1, the minimum >= 0 and the maximum exactly 1 (a 0/255 mask has maximum
+    255, and an 8-bit soft mask whose brightest pixel is 1 is indistinguishable from 0/1 and equally
+    meant as foreground there)."""
+    values = np.asarray(values)
+    if threshold < 1 or values.size == 0:
+        return False
+    return float(values.max()) == 1.0 and float(values.min()) >= 0.0
+
+
+def binarize_mask(values: np.ndarray, threshold: float) -> tuple[np.ndarray, bool]:
+    """``(foreground, zero_one)``: ``values > threshold``, except that a mask stored as 0/1 (:func:`is_zero_one`)
+    is read as ``values >= 1`` with ``zero_one`` True (the caller warns, naming the file)."""
+    if is_zero_one(values, threshold):
+        return np.asarray(values) >= 1, True
+    return binarize(values, threshold), False
 

@@ -32,6 +32,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import warnings
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ import numpy as np
 from sam_repro.hashing import sha256_file  # noqa: F401  (re-exported)
 from sam_repro.data.catalog import SampleSet
 from sam_repro.data.errors import LayoutError, SampleReadError
-from sam_repro.data.image_io import binarize, image_size, read_image, read_label_map, read_mask_values
+from sam_repro.data.image_io import (MaskEncodingWarning, binarize_mask, image_size, read_image, read_label_map,
+                                     read_mask_values)
 from sam_repro.data.sample import Sample
 
 OnError = Literal["raise", "skip"]
@@ -288,6 +290,10 @@ class FolderPairSet(FileSampleSet):
             smaller than ``min_component_area`` pixels are dropped);
         ``instances``: a label map, one mask per distinct non-zero value (``background_value`` excepted).
         A mask with no foreground gives a single all-False mask (``meta["empty"] = True``).
+        In ``binary`` and ``components`` modes a mask file stored as 0/1 (maximum exactly 1) while the
+        threshold is >= 1 (a 0/255 convention, under which it would read as empty) is read as binary,
+        ``value >= 1``, with ``meta["mask_values"] = "0/1"``; the first such file of a loader is named in a
+        :class:`~sam_repro.data.image_io.MaskEncodingWarning` (once per loader, not once per sample).
 
     Sample ``meta``: dataset, split, ``source_image``, ``source_mask``, ``original_size`` (H, W).
     """
@@ -334,6 +340,7 @@ class FolderPairSet(FileSampleSet):
         self.mask_threshold = mask_threshold
         self.min_component_area = int(min_component_area)
         self.background_value = int(background_value)
+        self._warned_zero_one = False  # a 0/1-stored mask has been named in a warning (once per loader)
         super().__init__(name, split, root, on_error=on_error, validate=validate, fingerprint_mode=fingerprint_mode)
 
     def _config(self) -> dict[str, Any]:
@@ -457,7 +464,7 @@ class FolderPairSet(FileSampleSet):
     def _load_item(self, item: Any) -> Sample:
         sample_id, image_path, mask_path = item
         image = read_image(image_path)
-        masks = self._read_masks(mask_path)
+        masks, zero_one = self._read_masks(mask_path)
         if masks.shape[1:] != image.shape[:2]:
             raise SampleReadError(
                 f"mask {mask_path} is {masks.shape[1]}x{masks.shape[2]} (HxW) but image {image_path} is "
@@ -466,24 +473,35 @@ class FolderPairSet(FileSampleSet):
         meta = self._meta(source_image=str(image_path), source_mask=str(mask_path), original_size=image.shape[:2])
         if not masks.any():
             meta["empty"] = True
+        if zero_one:
+            meta["mask_values"] = "0/1"
         return Sample(id=sample_id, image=image, masks=masks, meta=meta)
 
-    def _read_masks(self, mask_path: Path) -> np.ndarray:
+    def _read_masks(self, mask_path: Path) -> tuple[np.ndarray, bool]:
+        """The (K, H, W) bool masks of one file and whether it was a 0/1-stored binary mask."""
         if self.mask_mode == "instances":
             labels = read_label_map(mask_path)
             values = [v for v in np.unique(labels).tolist() if v != self.background_value]
             if not values:
-                return np.zeros((1, *labels.shape), dtype=bool)
-            return np.stack([labels == v for v in values])
-        foreground = binarize(read_mask_values(mask_path), self.mask_threshold)
+                return np.zeros((1, *labels.shape), dtype=bool), False
+            return np.stack([labels == v for v in values]), False
+        foreground, zero_one = binarize_mask(read_mask_values(mask_path), self.mask_threshold)
+        if zero_one and not self._warned_zero_one:
+            self._warned_zero_one = True  # one warning per loader: a whole split is usually stored alike
+            warnings.warn(
+                f"mask {mask_path} is stored as 0/1 (maximum 1) but {self.name}/{self.split} thresholds at "
+                f"value > {self.mask_threshold} (0/255 masks), which would read it as empty: reading it as binary "
+                "(value >= 1); other 0/1 masks of this split are read the same way (meta['mask_values'] = '0/1')",
+                MaskEncodingWarning, stacklevel=3,
+            )
         if self.mask_mode == "binary":
-            return foreground[None]
+            return foreground[None], zero_one
         count, labels = cv2.connectedComponents(foreground.astype(np.uint8), connectivity=8)
         components = [labels == k for k in range(1, count)]
         components = [c for c in components if int(c.sum()) >= self.min_component_area]
         if not components:
-            return np.zeros((1, *foreground.shape), dtype=bool)
-        return np.stack(components)
+            return np.zeros((1, *foreground.shape), dtype=bool), zero_one
+        return np.stack(components), zero_one
 
 
 class ConcatSampleSet(SampleSet):

@@ -4,8 +4,11 @@ For a dataset: the archives kept in the downloads folder (size, sha256, md5), th
 indexed with the same loader the notebooks use (``on_error="skip"``, file headers checked), so that
 missing partners, unreadable files, size mismatches and stray files are reported *by name*, and the
 number of samples is compared with the manifest's ``count``. ``deep=True`` also decodes every sample
-(slow; catches truncated image data that headers do not reveal). For a checkpoint: its file's size and
-digests.
+(slow; catches truncated image data that headers do not reveal) and reports, by mask file name, masks
+that are empty (no foreground pixel after thresholding: often a 0/1 mask under a 0/255 threshold, or the
+wrong threshold) or all foreground (often inverted or a 0/255 mask under a 0/1 threshold), as warnings,
+and masks stored as 0/1 that were read as binary (see :class:`~sam_repro.data.loaders.FolderPairSet`) as
+info. For a checkpoint: its file's size and digests.
 
 Severities: ``error`` (a wrong hash, a wrong verified count, a missing/unreadable/mismatched file, a
 missing folder), ``warning`` (a count that differs from an *unverified* count, stray files) and ``info``.
@@ -13,15 +16,18 @@ missing folder), ``warning`` (a count that differs from an *unverified* count, s
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sam_repro.data.checksums import check_file
 from sam_repro.data.errors import DataError, LayoutError
 from sam_repro.data.fetch import install_marker
+from sam_repro.data.image_io import MaskEncodingWarning
 from sam_repro.data.loaders import FileSampleSet, Problem
 from sam_repro.data.manifest import CheckpointInfo, DatasetInfo, Manifest, load_manifest
 from sam_repro.data.real import make_split
+from sam_repro.data.sample import Sample
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,37 @@ def _report_problems(report: VerifyReport, problems: list[Problem], limit: int) 
                    f"{len(problems) - limit} more problem(s) not shown")
 
 
+def _mask_findings(sample: Sample, split: str) -> list[Finding]:
+    """What is suspicious about the masks of one decoded sample, each naming the mask file."""
+    meta = sample.meta or {}
+    if meta.get("source_mask"):
+        subject = str(meta["source_mask"])
+    elif meta.get("source_annotations"):
+        subject = f"{meta['source_annotations']} (image {meta.get('file_name', sample.id)})"
+    else:
+        subject = f"{split}: sample {sample.id}"
+    found = []
+    if sample.masks is not None:
+        if not sample.masks.any():
+            found.append(Finding("warning", subject, "empty mask: no foreground pixel after thresholding (a 0/1 "
+                                                     "mask under a 0/255 threshold? an image without object?)"))
+        elif any(mask.all() for mask in sample.masks):
+            found.append(Finding("warning", subject, "all-foreground mask: every pixel is foreground (inverted? "
+                                                     "a threshold below the background value?)"))
+    if meta.get("mask_values") == "0/1":
+        found.append(Finding("info", subject, "mask stored as 0/1 (maximum 1) under a 0/255 threshold: read as "
+                                              "binary, value >= 1"))
+    return found
+
+
+def _report_findings(report: VerifyReport, findings: list[Finding], limit: int) -> None:
+    for severity in ("warning", "info"):
+        chosen = [f for f in findings if f.severity == severity]
+        report.findings.extend(chosen[:limit])
+        if len(chosen) > limit:
+            report.add(severity, "...", f"{len(chosen) - limit} more mask finding(s) not shown")
+
+
 def verify_dataset(info: DatasetInfo, *, data_root: str | os.PathLike | None = None, deep: bool = False,
                    limit: int = 50) -> VerifyReport:
     """Check the archives and every split of ``info`` (see the module docstring)."""
@@ -136,8 +173,14 @@ def verify_dataset(info: DatasetInfo, *, data_root: str | os.PathLike | None = N
             _report_problems(report, loader.extras + loader.skipped, limit)
             if deep:
                 before = len(loader.skipped)
-                decoded = sum(1 for _ in loader)
+                decoded, mask_findings = 0, []
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", MaskEncodingWarning)  # reported per file below instead
+                    for sample in loader:
+                        decoded += 1
+                        mask_findings.extend(_mask_findings(sample, f"{info.name}:{name}"))
                 _report_problems(report, loader.skipped[before:], limit)
+                _report_findings(report, mask_findings, limit)
                 split.found = decoded
             else:
                 split.found = len(loader)

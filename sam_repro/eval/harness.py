@@ -2,11 +2,24 @@
 
 Writes, under ``out_dir``:
 
-* ``records.jsonl``: one line per sample (its objects' metric values, or the error that made it
-  fail), appended as each sample finishes; a re-run skips the samples already recorded, so an
-  interrupted run resumes without duplicating or losing records (a torn last line is dropped);
+* ``records.jsonl``: one JSON object per line and per sample (its objects' metric values, or the error
+  that made it fail, under ``"status": "ok"`` / ``"failed"``), appended as each sample finishes; a re-run
+  skips the samples already recorded, so an interrupted run resumes without duplicating or losing records.
+  Before appending, the file is repaired with one atomic rewrite: a torn last line (not JSON: a write cut
+  short) is dropped, a complete last line whose ``\\n`` is missing is terminated (else the next append
+  would glue two records onto one line), and a sample index recorded twice keeps its last record (with a
+  :class:`RecordsWarning` naming the index). Samples recorded as failed are retried on resume by default
+  (``retry_failed``): their failed records are removed in that rewrite, so no sample is counted twice;
 * ``run_key.json``: what the records depend on (segmenter with its checkpoint hash, protocol, data,
-  seed, object selection); records written under another key are discarded, not resumed;
+  seed, object selection); records written under another key are discarded, not resumed. A missing or
+  unreadable (corrupt, not JSON) ``run_key.json`` counts as another key: the run starts over, with a
+  :class:`RecordsWarning` naming the file for a corrupt one (the records cannot be trusted to belong to
+  this configuration, and the harness can always recompute them);
+* ``run.lock`` and ``run.lock.holder.json``: for the length of a run the folder is locked
+  (``filelock``, an exclusive OS lock, released by the OS if the process dies); the holder's
+  ``{"pid", "hostname", "started"}`` sit in the JSON file beside it. A second run into the same folder
+  does not wait: it raises :class:`RunLockedError` naming the folder and the holder, so two runs never
+  append to one ``records.jsonl``;
 * ``summary.json`` (atomically): aggregated metrics and provenance (package version and git commit,
   segmenter info with checkpoint sha256, dataset name/split/fingerprint, protocol, seed, device,
   wall time, encoder passes).
@@ -21,12 +34,15 @@ against the cached embedding.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import socket
 import time
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,38 +59,159 @@ RECORD_FORMAT = 2
 """Version of the per-sample record layout (2: per-metric statistics under ``stats``)."""
 
 
+#: Lock file of a results folder (held for the length of a run) and the JSON file naming its holder.
+LOCK_FILE = "run.lock"
+HOLDER_FILE = "run.lock.holder.json"
+
+
+class RunLockedError(RuntimeError):
+    """Another run holds the lock of a results folder.
+
+    Attributes:
+        folder: the results folder.
+        holder: what the holder wrote beside the lock, ``{"pid": int, "hostname": str, "started": str}``
+            (``started`` in ISO 8601, local time), or None when it could not be read (the holder has not
+            written it yet, or is a foreign process).
+    """
+
+    def __init__(self, folder: Path, holder: dict[str, Any] | None) -> None:
+        if holder:
+            who = (f"pid {holder.get('pid')} on host {holder.get('hostname')!r}"
+                   + (f", running since {holder['started']}" if holder.get("started") else ""))
+        else:
+            who = f"a process that left no readable {HOLDER_FILE}"
+        super().__init__(
+            f"results folder {folder} is in use by another run ({who}); two runs may not append to one "
+            f"records.jsonl. Wait for that run to finish (its lock {folder / LOCK_FILE} is released when it "
+            "ends or dies), or write to another folder."
+        )
+        self.folder = folder
+        self.holder = holder
+
+
+class RecordsWarning(UserWarning):
+    """A records folder held something the harness repaired or set aside (a repeated sample index, a corrupt
+    ``run_key.json``); the message says what and which file."""
+
+
+def _read_holder(path: Path) -> dict[str, Any] | None:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+@contextlib.contextmanager
+def _run_lock(out: Path) -> Iterator[None]:
+    """Hold the exclusive lock of ``out`` (non-blocking: :class:`RunLockedError` when another run has it)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out / LOCK_FILE)
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        raise RunLockedError(out, _read_holder(out / HOLDER_FILE)) from None
+    holder_path = out / HOLDER_FILE
+    try:
+        write_json_atomic(holder_path, {"pid": os.getpid(), "hostname": socket.gethostname(),
+                                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        yield
+    finally:
+        # the holder file goes first: whoever sees the lock free never reads a stale holder
+        holder_path.unlink(missing_ok=True)
+        lock.release()
+
+
+def _parse_records(path: Path, text: str) -> tuple[list[dict[str, Any]], bool]:
+    """The records in ``text`` (one JSON object with an integer ``index`` per line; blank lines skipped) and
+    whether its last line is torn (not such an object: a write cut short).
+
+    Raises:
+        ValueError: a line other than the last is not a record (the file is damaged, not interrupted).
+    """
+    lines = text.splitlines()
+    records, torn = [], False
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("index"), int):
+            if number != len(lines) - 1:
+                raise ValueError(f"{path}: line {number + 1} is not a JSON record; delete the file to start over")
+            torn = True
+            continue
+        records.append(record)
+    return records, torn
+
+
+def _last_per_index(records: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
+    """``records`` with one record per sample index, the last written (file order kept); warns naming the
+    repeated indices. Two runs appending to one file, or a retried sample whose failed record was not
+    removed, leave such repeats: counting both would weigh the sample twice."""
+    last = {record["index"]: position for position, record in enumerate(records)}
+    if len(last) == len(records):
+        return records
+    repeated = sorted({r["index"] for position, r in enumerate(records) if last[r["index"]] != position})
+    warnings.warn(f"{path}: sample index(es) {repeated} recorded more than once; keeping the last record of each",
+                  RecordsWarning, stacklevel=3)
+    return [r for position, r in enumerate(records) if last[r["index"]] == position]
+
+
+def _rewrite_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``path`` by ``records``, one ``\\n``-terminated line each, atomically (temporary file, fsync,
+    rename): a crash leaves the old file or the new one, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w") as handle:
+            handle.write("".join(json.dumps(r, default=float) + "\n" for r in records))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def _read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of ``path``, repaired for appending (the caller holds the run lock): a torn last line is
+    dropped, an unterminated but complete last line is terminated, a repeated index keeps its last record;
+    any of these rewrites the file atomically."""
     if not path.is_file():
         return []
-    records, lines = [], path.read_text().splitlines()
-    for number, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            if number != len(lines) - 1:
-                raise ValueError(f"{path}: line {number + 1} is not JSON; delete the file to start over") from None
-    if len(records) != len([line for line in lines if line.strip()]):  # torn last line: rewrite without it
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-        os.replace(tmp, path)
-    return records
+    text = path.read_text()
+    records, torn = _parse_records(path, text)
+    kept = _last_per_index(records, path)
+    if torn or len(kept) != len(records) or (text and not text.endswith("\n")):
+        _rewrite_records(path, kept)
+    return kept
 
 
 def load_records(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """The records of a finished (or interrupted) run under ``out_dir``, in index order, read-only (a torn last
-    line is skipped, not repaired)."""
+    """The records of a finished (or interrupted) run under ``out_dir``, in index order, read-only: a torn last
+    line is skipped (not repaired), and a sample index recorded more than once keeps its last record, with a
+    :class:`RecordsWarning` naming the index."""
     path = Path(out_dir) / "records.jsonl"
     if not path.is_file():
         return []
-    records = []
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            if number != len(lines) - 1:
-                raise ValueError(f"{path}: line {number + 1} is not JSON") from None
-    return sorted(records, key=lambda r: r["index"])
+    records, _ = _parse_records(path, path.read_text())
+    return sorted(_last_per_index(records, path), key=lambda r: r["index"])
+
+
+def _read_run_key(path: Path) -> Any:
+    """The stored run key, or None when missing or unreadable (warned: the run then starts over)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, OSError) as error:  # UnicodeDecodeError is a ValueError
+        warnings.warn(f"{path} (run_key.json) is corrupt ({type(error).__name__}: {error}); the records beside it "
+                      "cannot be matched to this configuration: discarding them and starting over",
+                      RecordsWarning, stacklevel=3)
+        return None
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
@@ -137,12 +274,14 @@ def _score(sample, output: SampleOutput, metrics: Sequence[MetricSpec],
 
 
 def summarize(records: list[dict[str, Any]], metrics: Sequence[MetricSpec]) -> dict[str, Any]:
-    """Counts of samples and objects, and every metric's entry (:meth:`MetricSpec.summarize`) over the
-    statistics stored in the successful records."""
+    """Counts of samples and objects, the failed samples (``failures``: ``[{"index": int, "error": str}]`` in
+    index order) and every metric's entry (:meth:`MetricSpec.summarize`) over the statistics stored in the
+    successful records."""
     ok = [r for r in records if r.get("status") == "ok"]
+    failed = sorted((r for r in records if r.get("status") == "failed"), key=lambda r: r["index"])
     objects = [obj for r in ok for obj in r["objects"]]
-    summary: dict[str, Any] = {"samples": len(ok),
-                               "failed_samples": sum(r.get("status") == "failed" for r in records),
+    summary: dict[str, Any] = {"samples": len(ok), "failed_samples": len(failed),
+                               "failures": [{"index": r["index"], "error": r.get("error")} for r in failed],
                                "objects": len(objects), "metrics": {}}
     for spec in metrics:
         if spec.per_image:
@@ -157,8 +296,12 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
              out_dir: str | os.PathLike, *, metrics: Sequence[MetricSpec] | None = None, seed: int = 0,
              limit: int | None = None, hooks=(), progress: bool = True,
              noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0, min_object_fraction: float = 0.0,
-             order_seed: int | None = None, max_objects: int | None = None) -> dict[str, Any]:
+             order_seed: int | None = None, max_objects: int | None = None,
+             retry_failed: bool = True) -> dict[str, Any]:
     """Evaluate and write ``records.jsonl`` and ``summary.json`` under ``out_dir``; return the summary.
+
+    The folder is locked for the whole call (see the module docstring): a second run into the same
+    ``out_dir`` raises :class:`RunLockedError` at once instead of appending to the same records.
 
     Args:
         protocol: how the segmenter runs on a sample (:class:`~sam_repro.eval.protocols.Protocol`).
@@ -177,6 +320,17 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
             targets count objects of at least 1% of the image).
         min_object_area: objects with fewer foreground pixels are not evaluated (0 = all non-empty
             objects; an empty mask has no box or click and is always skipped).
+        retry_failed: on resume, run again the samples recorded as failed (their failed records are
+            replaced); False keeps them as failed. A stateful run (hooks, adapting segmenter) with failed
+            samples restarts from its first sample instead, as the hook state they saw is gone.
+
+    Returns:
+        :func:`summarize`'s dict (``samples``, ``failed_samples``, ``failures``, ``objects``, ``metrics``) plus
+        ``retried_samples`` (failed samples of earlier runs retried by this one), ``retried_still_failing``
+        (how many of them failed again; their errors are in ``failures``) and ``provenance``.
+
+    Raises:
+        RunLockedError: another run holds ``out_dir``.
     """
     from tqdm.auto import tqdm
 
@@ -187,69 +341,80 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
     measurers = {spec.name: spec.factory() for spec in metrics}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records_path = out / "records.jsonl"
-    count = len(dataset) if limit is None else min(limit, len(dataset))
-    fingerprint = dataset.fingerprint()  # may hash files: once per call
-    run_key = json.loads(json.dumps({
-        "segmenter": segmenter.info(), "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
-        "dataset": [dataset.name, dataset.split, fingerprint], "seed": seed, "record_format": RECORD_FORMAT,
-        "metrics": [spec.key() for spec in metrics],
-        "min_object_area": min_object_area, "min_object_fraction": min_object_fraction, "max_objects": max_objects,
-        "order_seed": order_seed,
-    }, default=str))
-    key_path = out / "run_key.json"
-    if records_path.is_file() and (not key_path.is_file() or json.loads(key_path.read_text()) != run_key):
-        records_path.unlink()  # records of another configuration (segmenter, protocol, data...): start over
-    write_json_atomic(key_path, run_key)
-    records = _read_records(records_path)
-    stateful = bool(hooks) or "adapts" in segmenter.capabilities
-    if stateful and records and {r["index"] for r in records} != set(range(count)):
-        records_path.unlink()  # hook state of the interrupted run is gone: start over
-        records = []
-    done = {r["index"] for r in records}
-    from sam_repro.methods.base import SamBacked
+    with _run_lock(out):
+        records_path = out / "records.jsonl"
+        count = len(dataset) if limit is None else min(limit, len(dataset))
+        fingerprint = dataset.fingerprint()  # may hash files: once per call
+        run_key = json.loads(json.dumps({
+            "segmenter": segmenter.info(),
+            "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
+            "dataset": [dataset.name, dataset.split, fingerprint], "seed": seed, "record_format": RECORD_FORMAT,
+            "metrics": [spec.key() for spec in metrics],
+            "min_object_area": min_object_area, "min_object_fraction": min_object_fraction,
+            "max_objects": max_objects, "order_seed": order_seed,
+        }, default=str))
+        key_path = out / "run_key.json"
+        if records_path.is_file() and _read_run_key(key_path) != run_key:
+            records_path.unlink()  # records of another configuration (segmenter, protocol, data...): start over
+        write_json_atomic(key_path, run_key)
+        records = _read_records(records_path)
+        retried = sorted(r["index"] for r in records if r.get("status") == "failed" and r["index"] < count) \
+            if retry_failed else []
+        stateful = bool(hooks) or "adapts" in segmenter.capabilities
+        if stateful and records and ({r["index"] for r in records} != set(range(count)) or retried):
+            records_path.unlink()  # hook state of the interrupted (or failed) run is gone: start over
+            records = []
+        elif retried:
+            # the failed records go before the samples are run again, so each sample is counted once
+            records = [r for r in records if not (r.get("status") == "failed" and r["index"] < count)]
+            _rewrite_records(records_path, records)
+        done = {r["index"] for r in records}
+        from sam_repro.methods.base import SamBacked
 
-    engine = segmenter.engine if isinstance(segmenter, SamBacked) else None
-    passes_before = engine.stats.encoder_passes if engine is not None else None
-    start = time.perf_counter()
-    order = range(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count).tolist()
-    todo = [i for i in order if i not in done]
-    bar = tqdm(todo, disable=not progress or len(todo) < 5, unit="sample",
-               desc=f"{dataset.name}:{dataset.split} / {segmenter.name} / {protocol.name}")
-    for index in bar:
-        bar.set_postfix_str(f"sample {index}", refresh=False)
-        rng = np.random.default_rng([seed, index])
-        t0 = time.perf_counter()
-        try:
-            sample = dataset[index]
-            chosen = select_objects(sample, min_object_area, max_objects, min_object_fraction)
-            output = protocol.run(segmenter, sample, chosen, rng, hooks)
-            objects, image_stats = _score(sample, output, metrics, measurers)
-            record = {"index": index, "sample_id": sample.id, "status": "ok", "objects": objects}
-            if image_stats:
-                record["image_stats"] = image_stats
-        except Exception as error:  # one bad sample is recorded and the rest go on
-            record = {"index": index, "sample_id": None, "status": "failed",
-                      "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=5)}
-        record["seconds"] = round(time.perf_counter() - t0, 4)
-        _append(records_path, record)
-        records.append(record)
-    records.sort(key=lambda r: r["index"])
-    summary = summarize([r for r in records if r["index"] < count], metrics)
-    summary["provenance"] = {
-        **environment(),
-        "segmenter": segmenter.info(),
-        "dataset": {"name": dataset.name, "split": dataset.split, "fingerprint": fingerprint,
-                    "samples": count},
-        "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
-        "seed": seed,
-        "min_object_area": min_object_area,
-        "min_object_fraction": min_object_fraction,
-        "order_seed": order_seed,
-        "max_objects": max_objects,
-        "wall_seconds_this_run": round(time.perf_counter() - start, 3),
-        "samples_this_run": len(todo),
-        "encoder_passes_this_run": None if engine is None else engine.stats.encoder_passes - passes_before,
-    }
-    write_json_atomic(out / "summary.json", summary)
+        engine = segmenter.engine if isinstance(segmenter, SamBacked) else None
+        passes_before = engine.stats.encoder_passes if engine is not None else None
+        start = time.perf_counter()
+        order = range(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count).tolist()
+        todo = [i for i in order if i not in done]
+        bar = tqdm(todo, disable=not progress or len(todo) < 5, unit="sample",
+                   desc=f"{dataset.name}:{dataset.split} / {segmenter.name} / {protocol.name}")
+        for index in bar:
+            bar.set_postfix_str(f"sample {index}", refresh=False)
+            rng = np.random.default_rng([seed, index])
+            t0 = time.perf_counter()
+            try:
+                sample = dataset[index]
+                chosen = select_objects(sample, min_object_area, max_objects, min_object_fraction)
+                output = protocol.run(segmenter, sample, chosen, rng, hooks)
+                objects, image_stats = _score(sample, output, metrics, measurers)
+                record = {"index": index, "sample_id": sample.id, "status": "ok", "objects": objects}
+                if image_stats:
+                    record["image_stats"] = image_stats
+            except Exception as error:  # one bad sample is recorded and the rest go on
+                record = {"index": index, "sample_id": None, "status": "failed",
+                          "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=5)}
+            record["seconds"] = round(time.perf_counter() - t0, 4)
+            _append(records_path, record)
+            records.append(record)
+        records.sort(key=lambda r: r["index"])
+        summary = summarize([r for r in records if r["index"] < count], metrics)
+        still_failing = {f["index"] for f in summary["failures"]}
+        summary["retried_samples"] = len(retried)
+        summary["retried_still_failing"] = sum(index in still_failing for index in retried)
+        summary["provenance"] = {
+            **environment(),
+            "segmenter": segmenter.info(),
+            "dataset": {"name": dataset.name, "split": dataset.split, "fingerprint": fingerprint,
+                        "samples": count},
+            "protocol": {"type": type(protocol).__name__, **dataclasses.asdict(protocol)},
+            "seed": seed,
+            "min_object_area": min_object_area,
+            "min_object_fraction": min_object_fraction,
+            "order_seed": order_seed,
+            "max_objects": max_objects,
+            "wall_seconds_this_run": round(time.perf_counter() - start, 3),
+            "samples_this_run": len(todo),
+            "encoder_passes_this_run": None if engine is None else engine.stats.encoder_passes - passes_before,
+        }
+        write_json_atomic(out / "summary.json", summary)
     return summary

@@ -119,7 +119,12 @@ class SamSegmenter(SamBacked):
         """Decode B prompts of the current image in one decoder call.
 
         Args:
-            points: (B, N, 2) xy pixels with ``labels`` (B, N); boxes: (B, 4) xyxy pixels.
+            points: (B, N, 2) xy pixels with ``labels`` (B, N); boxes: (B, 4) xyxy pixels; B >= 1 and N >= 1.
+
+        Raises:
+            ValueError: a missing prompt, an empty batch (B = 0: the decoder cannot shape an empty
+                batch), or a prompt that :func:`~sam_repro.validation.check_points` /
+                :func:`~sam_repro.validation.check_box` refuse; each message names the argument.
         """
         embedding = self.embedding
         if points is None and boxes is None:
@@ -129,6 +134,8 @@ class SamSegmenter(SamBacked):
             pts = np.asarray(points, dtype=np.float64)
             if pts.ndim != 3:
                 raise ValueError(f"points must be (B, N, 2) for predict_batch, got shape {pts.shape}")
+            if pts.shape[0] == 0:
+                raise ValueError(f"points: predict_batch() needs at least one prompt (B >= 1), got shape {pts.shape}")
             lab = np.asarray(labels) if labels is not None else None
             if lab is None or lab.shape != pts.shape[:2]:
                 raise ValueError(f"labels must have shape {pts.shape[:2]} to match points")
@@ -139,6 +146,8 @@ class SamSegmenter(SamBacked):
             box_arr = np.asarray(boxes, dtype=np.float64)
             if box_arr.ndim != 2 or box_arr.shape[1] != 4:
                 raise ValueError(f"boxes must be (B, 4) xyxy for predict_batch, got shape {box_arr.shape}")
+            if box_arr.shape[0] == 0:
+                raise ValueError(f"boxes: predict_batch() needs at least one box (B >= 1), got shape {box_arr.shape}")
             for b in box_arr:
                 check_box(b, embedding.original_size)
             if batch is not None and box_arr.shape[0] != batch:

@@ -24,7 +24,13 @@ Curve order follows PySODMetrics: index 0 is threshold 255, index 255 is thresho
 ``floor(pred * 255)`` with ``>=`` (the threshold-0 entry predicts every pixel as foreground).
 
 PySODMetrics never returns NaN: empty ground truths have defined values (e.g. wF = 0, maxF = 0,
-Sm = 1 - mean(pred)); see research/metrics.md for the table. ``import py_sod_metrics`` costs about a
+Sm = 1 - mean(pred)); see research/metrics.md for the table.
+
+Degenerate images: the E-measure divides by ``H*W - 1`` (PySODMetrics), so an image of one pixel would
+score ``1 / eps`` (4.5e15); :func:`e_measure` (and so :class:`EMeasure` and :class:`SODMetrics` with
+``em``) raises ``ValueError`` for images with fewer than two pixels. The other metrics are defined on
+a single pixel and left as they are: S-measure's SSIM treats ``N = 1`` explicitly (zero variance), and
+F, wF, MAE and HCE divide by no pixel count minus one. ``import py_sod_metrics`` costs about a
 second (it pulls scikit-learn), so it is imported on first use.
 """
 from __future__ import annotations
@@ -108,8 +114,15 @@ def e_measure(pred: Any, gt: Any) -> dict[str, Any]:
         256-threshold curve. Note that PySODMetrics divides by ``H*W - 1``, so values can exceed 1
         slightly (1.0002 was observed). Dataset meanEm/maxEm are *not* the mean of these per-image
         values: use :class:`EMeasure`.
+
+    Raises:
+        ValueError: ``pred``/``gt`` have fewer than two pixels (the ``H*W - 1`` divisor would be 0), besides
+            the checks of every metric (shape, dtype, range).
     """
     p, g = _prepare(pred, gt)
+    if g.size < 2:
+        raise ValueError(f"pred and gt: the E-measure needs at least 2 pixels (it divides by H*W - 1), got shape "
+                         f"{g.shape}")
     m = _pysod().Emeasure()
     m.step(p, g, normalize=False)
     curve = np.asarray(m.changeable_ems[-1], dtype=np.float64)
