@@ -5,6 +5,7 @@
 #
 #   bash scripts/train_tiny_sam_v3.sh                 # resume, 2 threads, until done
 #   THREADS=1 STOP_AFTER=3000 bash scripts/train_tiny_sam_v3.sh
+#   EXPORT=1 bash scripts/train_tiny_sam_v3.sh       # write scripts/partial/tiny_sam_v3.pt from the run's state
 #
 # Architecture: the `tiny_v3` backbone (sam_repro/backbones/registry.py). Recipe: v2's (box / point prompts,
 # 2 corrective rounds with the previous logits fed back, multimask min-loss, focal + dice, IoU head), which beat
@@ -12,10 +13,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${THREADS:-2}"
+# The run's weights at the end of the last session (float16, step and validation curve in its meta): when
+# runs/tiny_sam_v3/ is gone (a new machine), the run continues from this file, with a fresh optimizer.
+# Refresh it before a session ends:  EXPORT=1 bash scripts/train_tiny_sam_v3.sh
+PARTIAL=scripts/partial/tiny_sam_v3.pt
 args=(train tiny-sam --backbone tiny_v3 --steps 24000 --images-per-step 8 --masks-per-image 3
       --corrective-rounds 2 --mask-only-rounds 0 --lr 0.001 --warmup-steps 500 --eval-every 1000 --eval-samples 48
       --checkpoint-every 200 --run-dir runs/tiny_sam_v3 --output sam_repro/backbones/weights/tiny_sam_v3.pt
-      --threads "$THREADS")
+      --threads "$THREADS" --init-from "$PARTIAL")
+if [ -n "${EXPORT:-}" ]; then
+  args+=(--export-partial "$PARTIAL")
+fi
 if [ -n "${STOP_AFTER:-}" ]; then
   args+=(--stop-after "$STOP_AFTER")
 fi

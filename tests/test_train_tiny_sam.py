@@ -95,3 +95,33 @@ def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
     train_tiny_sam(_config(tmp_path), resume=False, progress=False, stop_after=3)
     with pytest.raises(ValueError, match="another configuration"):
         train_tiny_sam(_config(tmp_path, lr=1e-4), resume=True, progress=False)
+
+
+def test_a_lost_run_continues_from_its_partial_weights(tmp_path: Path) -> None:
+    """The run directory is lost between sessions: the exported float16 file carries the weights, the step and
+    the validation curve, and the run continues from it (fresh optimizer, re-warmed learning rate)."""
+    from sam_repro.backbones.checkpoints import read_checkpoint
+    from sam_repro.train.tiny_sam import _lr_factor, export_partial_weights
+
+    partial = tmp_path / "partial.pt"
+    config = _config(tmp_path / "a", eval_every=2, init_from=str(partial))
+    assert train_tiny_sam(config, resume=False, progress=False, stop_after=4) is None
+    export_partial_weights(config, partial)
+    weights, meta = read_checkpoint(partial)
+    assert meta["partial"] and meta["steps"] == 4
+    assert [r["step"] for r in meta["val_history"]] == [2, 4]
+    assert all(v.dtype == torch.float16 for v in weights.values() if v.is_floating_point())
+    state = torch.load(tmp_path / "a" / "run" / "state.pt", weights_only=True)
+    assert all(torch.equal(weights[k], state["model"][k].half()) for k in weights)
+
+    moved = _config(tmp_path / "b", eval_every=2, init_from=str(partial))  # a new machine: no run directory
+    path = train_tiny_sam(moved, resume=True, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "b" / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 5, 6]  # the carried curve, then the steps run here
+    assert records[2]["lr"] == pytest.approx(moved.lr * _lr_factor(4, moved) * 1 / moved.rewarm_steps)
+    _, final_meta = read_checkpoint(path)
+    assert final_meta["continued_from_partial_at_steps"] == [4]
+    # a state further along than the partial file wins; a file of another configuration is refused by name
+    assert train_tiny_sam(moved, resume=True, progress=False) is not None
+    with pytest.raises(ValueError, match="partial.pt"):
+        train_tiny_sam(_config(tmp_path / "c", lr=1e-4, init_from=str(partial)), resume=True, progress=False)

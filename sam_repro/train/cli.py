@@ -17,6 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              description="Train the tiny SAM; every hyperparameter of TinySamTrainConfig is an option.")
     _add_config_options(tiny, TinySamTrainConfig)
     _add_run_options(tiny)
+    tiny.add_argument("--export-partial", default=None, metavar="PATH",
+                      help="do not train: write the weights of run-dir's unfinished state to PATH (float16, with the "
+                           "step and validation curve), a small file that --init-from continues from when the run "
+                           "directory is lost")
     tiny.set_defaults(handler=_train_tiny_sam)
     # `hqsam` is the method's name everywhere; `hq-sam` is kept as an alias (the v2-era shipped file records it)
     hq = models.add_parser("hqsam", aliases=["hq-sam"],
@@ -61,8 +65,14 @@ def _config_from(args: argparse.Namespace, config_class: type) -> Any:
 
 
 def _train_tiny_sam(args: argparse.Namespace) -> int:
-    from sam_repro.train.tiny_sam import TinySamTrainConfig, train_tiny_sam
+    from sam_repro.train.tiny_sam import TinySamTrainConfig, export_partial_weights, train_tiny_sam
 
+    if args.export_partial:
+        from sam_repro.backbones.checkpoints import read_checkpoint_meta, sha256_file
+
+        path = export_partial_weights(_config_from(args, TinySamTrainConfig), args.export_partial)
+        print(f"wrote {path} at step {read_checkpoint_meta(path)['steps']} (sha256 {sha256_file(path)})")
+        return 0
     path = train_tiny_sam(_config_from(args, TinySamTrainConfig), resume=not args.no_resume,
                           stop_after=args.stop_after)
     return _report(path, args)

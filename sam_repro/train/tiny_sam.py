@@ -111,15 +111,26 @@ class TinySamTrainConfig:
     save_dtype: str = "float16"
     """dtype of the floating-point tensors in the final weights file (float16 halves the shipped file;
     ``float32`` keeps the trained values exactly)"""
+    init_from: str = ""
+    """a partial weights file (:func:`export_partial_weights`) of this same run to continue from when
+    ``run_dir`` holds no state as far along: how a run goes on when its state was lost between sessions.
+    Not bit-identical to an uninterrupted run: the weights were stored in float16, the optimizer's moments
+    start from zero (hence ``rewarm_steps``) and the data order is re-seeded from (seed, step)."""
+    rewarm_steps: int = 200
+    """after continuing from ``init_from``, the learning rate ramps linearly back to the schedule over this
+    many steps (fresh Adam moments make the first updates large)"""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _lr_factor(step: int, config: TinySamTrainConfig) -> float:
+def _lr_factor(step: int, config: TinySamTrainConfig, rewarm_from: int | None = None) -> float:
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine
+    factor = config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine
+    if rewarm_from is not None and config.rewarm_steps > 0:
+        factor *= min(1.0, (step - rewarm_from + 1) / config.rewarm_steps)
+    return factor
 
 
 def _sample_pixels(regions: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -269,6 +280,8 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     run_dir = Path(config.run_dir)
     state_path = run_dir / "state.pt"
     step = 0
+    rewarm_from: int | None = None
+    partial_resumes: list[int] = []
     state = resumable_state(state_path, _comparable(config), resume)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -276,10 +289,27 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         restore_rng(rng, state["rng"])
         torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
+        partial_resumes = [int(s) for s in state.get("partial_resumes", [])]
+        rewarm_from = partial_resumes[-1] if partial_resumes else None
     run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "log.jsonl"
+    partial = _read_partial(config, step) if resume and config.init_from else None
+    if partial is not None:
+        weights, meta = partial
+        model.load_state_dict(weights)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        step = int(meta["steps"])
+        rng = np.random.default_rng([config.seed, step])
+        torch.manual_seed(config.seed * 1_000_003 + step)
+        partial_resumes = [int(s) for s in meta.get("partial_resumes", [])] + [step]
+        rewarm_from = step
+        trim_log(log_path, 0)
+        with log_path.open("a") as handle:  # the curve so far travels in the partial file
+            handle.write("".join(json.dumps(record) + "\n" for record in meta.get("val_history", [])))
+        print(f"continuing from {config.init_from} at step {step} (float16 weights, fresh optimizer, "
+              f"learning rate re-warmed over {config.rewarm_steps} steps)")
     train_set = open_dataset(config.dataset, config.train_split, size=size, seed=config.seed)
     val_set = open_dataset(config.dataset, config.val_split, size=size, seed=config.seed)
-    log_path = run_dir / "log.jsonl"
     trim_log(log_path, step)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="tiny SAM", unit="step")
     started = time.perf_counter()
@@ -287,7 +317,7 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     stop_at = config.steps if stop_after is None else min(config.steps, step + stop_after)
     while step < stop_at:
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * _lr_factor(step, config)
+            group["lr"] = config.lr * _lr_factor(step, config, rewarm_from)
         items = _batch(train_set, step * config.images_per_step, config, rng)
         images = torch.stack([torch.tensor(image).permute(2, 0, 1) for image, _ in items]).float()  # copies: read-only samples
         features = model.image_encoder(model.preprocess(images))
@@ -313,7 +343,8 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
             handle.write(json.dumps(record) + "\n")
         if step % config.checkpoint_every == 0 or step == stop_at:
             save_training_state(state_path, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                                rng=rng_state_to_tensor(rng), torch_rng=torch.get_rng_state(), config=_comparable(config))
+                                rng=rng_state_to_tensor(rng), torch_rng=torch.get_rng_state(), config=_comparable(config),
+                                partial_resumes=partial_resumes)
     bar.close()
     if step < config.steps:
         return None
@@ -321,10 +352,61 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         "backbone": config.backbone, "config": asdict(spec.config), "train_config": _comparable(config),
         "steps": step, "train_seconds_this_session": round(time.perf_counter() - started, 1),
         "command": REGENERATE_COMMAND, "data": f"{config.dataset}:{config.train_split} (seed {config.seed})",
+        "continued_from_partial_at_steps": partial_resumes,
     }
     model.eval()
     save_checkpoint(model, config.output, meta=meta, dtype=save_dtype)
     return Path(config.output)
+
+
+def export_partial_weights(config: TinySamTrainConfig, path: str | os.PathLike) -> Path:
+    """Write the weights of ``<run_dir>/state.pt`` (an unfinished run) as a small float16 file that
+    ``init_from`` continues from, with the run's configuration, step and validation curve in its meta.
+
+    This is what survives a session whose ``runs/`` does not: the optimizer state (twice the weights)
+    stays behind, so the file is about half the size of the full-precision weights.
+
+    Raises:
+        FileNotFoundError: no state in ``run_dir``. ValueError: the state belongs to another configuration.
+    """
+    state_path = Path(config.run_dir) / "state.pt"
+    if not state_path.is_file():
+        raise FileNotFoundError(f"{state_path}: no training state to export (has the run started?)")
+    state = resumable_state(state_path, _comparable(config), resume=True)
+    log_path = Path(config.run_dir) / "log.jsonl"
+    val_history = []
+    if log_path.is_file():
+        for line in log_path.read_text().splitlines():
+            record = json.loads(line) if line.strip() else {}
+            if any(key.startswith("val_") for key in record) and record["step"] <= int(state["step"]):
+                val_history.append(record)
+    meta = {"partial": True, "backbone": config.backbone, "steps": int(state["step"]),
+            "train_config": _comparable(config), "val_history": val_history,
+            "partial_resumes": [int(s) for s in state.get("partial_resumes", [])],
+            "command": "bash scripts/train_tiny_sam_v3.sh (continues from this file when runs/ is gone)"}
+    save_checkpoint(state["model"], path, meta=meta, dtype=torch.float16)
+    return Path(path)
+
+
+def _read_partial(config: TinySamTrainConfig, step: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The weights and meta of ``config.init_from`` when they are further along than ``step`` (None: the
+    run directory's own state is as far or further, or the file is absent).
+
+    Raises:
+        ValueError: the file is not a partial file of this run's configuration (naming the file).
+    """
+    from sam_repro.backbones.checkpoints import read_checkpoint
+
+    path = Path(config.init_from)
+    if not path.is_file():
+        return None
+    weights, meta = read_checkpoint(path)
+    if not meta.get("partial") or meta.get("train_config") != _comparable(config):
+        raise ValueError(f"init_from={path} is not a partial weights file of this run's configuration "
+                         "(written by export_partial_weights with the same training options)")
+    if int(meta["steps"]) <= step:
+        return None
+    return weights, meta
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -337,7 +419,8 @@ def _dtype(name: str) -> torch.dtype:
 def _comparable(config: TinySamTrainConfig) -> dict[str, Any]:
     """The configuration fields that define a run (not where it writes or how fast it runs)."""
     data = asdict(config)
-    for key in ("run_dir", "output", "threads", "eval_every", "eval_samples", "checkpoint_every", "save_dtype", "extra"):
+    for key in ("run_dir", "output", "threads", "eval_every", "eval_samples", "checkpoint_every", "save_dtype", "extra",
+                "init_from", "rewarm_steps"):
         data.pop(key)
     return json.loads(json.dumps(data))
 
