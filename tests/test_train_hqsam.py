@@ -19,7 +19,7 @@ from sam_repro.methods.hqsam import (
     HQ_ONLY_FORMAT, build_hq_sam, hq_parameter_names, is_hq_parameter, load_hq_sam_model, save_hq_checkpoint,
 )
 from sam_repro.train.hqsam import (
-    HqSamTrainConfig, _make_item, _Pool, check_config, decode_hq_batch, hq_loss, lr_factor, train_hq_sam,
+    HqSamTrainConfig, _make_item, _pool, check_config, decode_hq_batch, hq_loss, lr_factor, train_hq_sam,
 )
 from sam_repro.train.losses import bce_dice_loss, point_sample, uncertain_point_coords
 
@@ -125,7 +125,7 @@ def test_config_is_checked_before_training(tmp_path: Path, base: Path) -> None:
 
 # -- data and prompts --------------------------------------------------------------------------------------
 def test_thin_samples_are_area_resized_from_their_full_resolution() -> None:
-    pool = _Pool(HqSamTrainConfig(datasets="synthetic/thin", samples_per_dataset=1), 256)
+    pool = _pool(HqSamTrainConfig(datasets="synthetic/thin", samples_per_dataset=1), 256)
     image, coverage = pool.resized(0, 0)
     full = pool.sets[0][0]
     assert full.image.shape == (1024, 1024, 3) and image.shape == (256, 256, 3) and coverage.shape == (1, 256, 256)

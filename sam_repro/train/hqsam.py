@@ -90,11 +90,10 @@ from sam_repro.train.common import (
     seed_everything,
     trim_log,
 )
-from sam_repro.train.losses import bce_dice_loss, mask_iou, point_sample, uncertain_point_coords
+from sam_repro.train.hq_pool import HqPool, large_scale_jitter, prompt_binary
+from sam_repro.train.losses import mask_iou, point_sampled_bce_dice
 
 PROMPT_KINDS = ("box", "points", "mask")
-#: HQ-SAM's 112 x 112 loss points per 256 x 256 logit map, as a share of the logit cells.
-HQ_SAM_POINT_SHARE = 112 * 112 / (256 * 256)
 
 
 @dataclass
@@ -187,97 +186,16 @@ def lr_factor(step: int, config: HqSamTrainConfig) -> float:
 
 
 # -- data ------------------------------------------------------------------------------------------------
-class _Pool:
-    """The training samples of every dataset, resized to the input size, in a seeded order.
-
-    Item ``p`` of the stream (p = step * images_per_step + j) is item ``p mod N`` of epoch ``p // N``'s
-    permutation (``default_rng([seed, epoch])``), so the order depends on the step alone (exact resume).
-    """
-
-    def __init__(self, config: HqSamTrainConfig, size: int):
-        from segment_anything.utils.transforms import ResizeLongestSide
-
-        from sam_repro.data import open_dataset
-
-        names = [name.strip() for name in config.datasets.split(",") if name.strip()]
-        params: dict[str, Any] = {"seed": config.seed}
-        if config.samples_per_dataset:
-            params["length"] = config.samples_per_dataset
-        self.sets = [open_dataset(name, config.train_split, **params) for name in names]
-        self.index = [(d, i) for d, dataset in enumerate(self.sets) for i in range(len(dataset))]
-        self.seed, self.size = config.seed, size
-        self.transform = ResizeLongestSide(size)
-        self.cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = {} if config.cache_samples else None
-        self._orders: dict[int, np.ndarray] = {}
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def item(self, position: int) -> tuple[np.ndarray, np.ndarray]:
-        epoch, offset = divmod(position, len(self.index))
-        if epoch not in self._orders:
-            self._orders = {epoch: np.random.default_rng([self.seed, epoch]).permutation(len(self.index))}
-        return self.resized(*self.index[int(self._orders[epoch][offset])])
-
-    def resized(self, dataset: int, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(h, w, 3) uint8 image with long side ``size`` and (K, h, w) uint8 mask coverage (0..255)."""
-        key = (dataset, index)
-        if self.cache is not None and key in self.cache:
-            return self.cache[key]
-        sample = self.sets[dataset][index]
-        if sample.masks is None:
-            raise ValueError(f"{self.sets[dataset].name}: sample {index} has no object masks (a class map only); "
-                             "HQ-SAM trains on object masks")
-        image = self.transform.apply_image(sample.image)
-        coverage = np.stack([_area_resize(mask, image.shape[:2]) for mask in sample.masks])
-        coverage = np.round(coverage * 255).astype(np.uint8)
-        if self.cache is not None:
-            self.cache[key] = (image, coverage)
-        return image, coverage
-
-
-def _area_resize(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Share of each output pixel covered by ``mask`` (area interpolation), float32 in [0, 1]."""
-    import cv2
-
-    src = mask.astype(np.float32)
-    if src.shape == tuple(shape):
-        return src
-    interpolation = cv2.INTER_AREA if shape[0] <= src.shape[0] else cv2.INTER_LINEAR
-    return np.clip(cv2.resize(src, (shape[1], shape[0]), interpolation=interpolation), 0.0, 1.0)
+def _pool(config: HqSamTrainConfig, size: int) -> HqPool:
+    return HqPool(config.datasets, config.train_split, size, seed=config.seed,
+                  samples_per_dataset=config.samples_per_dataset, cache=config.cache_samples)
 
 
 def _augment(image: np.ndarray, soft: np.ndarray, config: HqSamTrainConfig, size: int,
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Random horizontal flip, then large-scale jitter: resize by U(jitter_min, jitter_max), random
-    crop to ``size`` where larger (the rest is padded later); a crop that keeps fewer than
-    ``min_mask_area`` object pixels is redrawn (up to 10 times, then no jitter)."""
-    import cv2
-
-    if rng.random() < config.flip_probability:
-        image, soft = image[:, ::-1], soft[:, ::-1]
-    image, soft = np.ascontiguousarray(image), np.ascontiguousarray(soft)
-    if config.jitter_min == config.jitter_max == 1.0:
-        return image, soft
-    height, width = soft.shape
-    for _ in range(10):
-        scale = rng.uniform(config.jitter_min, config.jitter_max)
-        h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        jittered = cv2.resize(image, (w, h), interpolation=interpolation)
-        mask = np.clip(cv2.resize(soft, (w, h), interpolation=interpolation), 0.0, 1.0)
-        y0 = int(rng.integers(0, max(0, h - size) + 1))
-        x0 = int(rng.integers(0, max(0, w - size) + 1))
-        jittered, mask = jittered[y0 : y0 + size, x0 : x0 + size], mask[y0 : y0 + size, x0 : x0 + size]
-        if np.count_nonzero(mask >= 0.5) >= config.min_mask_area:
-            return np.ascontiguousarray(jittered), np.ascontiguousarray(mask)
-    return image, soft
-
-
-def _binary(soft: np.ndarray) -> np.ndarray:
-    """The object for prompting: coverage >= 0.5, or any coverage where that leaves nothing (hairline objects)."""
-    binary = soft >= 0.5
-    return binary if binary.any() else soft > 0
+    return large_scale_jitter(image, soft, size, rng, flip_probability=config.flip_probability,
+                              jitter_min=config.jitter_min, jitter_max=config.jitter_max,
+                              min_mask_area=config.min_mask_area)
 
 
 @dataclass
@@ -294,7 +212,7 @@ def _make_item(model: torch.nn.Module, image: np.ndarray, soft: np.ndarray, kind
 
     target = np.zeros((size, size), np.float32)
     target[: soft.shape[0], : soft.shape[1]] = soft
-    binary = _binary(target)
+    binary = prompt_binary(target)
     allowed = [k for k in kinds if k != "points" or np.count_nonzero(binary) >= config.num_prompt_points]
     kind = (allowed or ["box"])[int(rng.integers(len(allowed or ["box"])))]
     if kind == "box":
@@ -352,15 +270,10 @@ def hq_loss(logits: torch.Tensor, targets: torch.Tensor, config: HqSamTrainConfi
     Args:
         logits: (N, 1, h, w) low-res logits; targets: (N, 1, H, W) soft masks in [0, 1].
     """
-    if config.point_sampling:
-        count = config.num_points or max(1, round(HQ_SAM_POINT_SHARE * logits.shape[-2] * logits.shape[-1]))
-        coords = uncertain_point_coords(logits, count, config.oversample_ratio, config.importance_sample_ratio,
-                                        generator=generator)
-        logits, targets = point_sample(logits, coords), point_sample(targets, coords)
-    else:
-        logits = F.interpolate(logits, targets.shape[-2:], mode="bilinear", align_corners=False)
-    bce, dice = bce_dice_loss(logits, targets)
-    return (config.bce_weight * bce + config.dice_weight * dice).mean()
+    return point_sampled_bce_dice(logits, targets, point_sampling=config.point_sampling, num_points=config.num_points,
+                                  oversample_ratio=config.oversample_ratio,
+                                  importance_sample_ratio=config.importance_sample_ratio,
+                                  bce_weight=config.bce_weight, dice_weight=config.dice_weight, generator=generator)
 
 
 # -- training ------------------------------------------------------------------------------------------------
@@ -414,7 +327,7 @@ def train_hq_sam(config: HqSamTrainConfig, resume: bool = True, progress: bool =
         generator.set_state(state["torch_rng"])
         step = int(state["step"])
     run_dir.mkdir(parents=True, exist_ok=True)
-    pool = _Pool(config, size)
+    pool = _pool(config, size)
     log_path = run_dir / "log.jsonl"
     trim_log(log_path, step)
     evaluator = _Evaluator(model, provenance, config)
@@ -458,7 +371,7 @@ def train_hq_sam(config: HqSamTrainConfig, resume: bool = True, progress: bool =
     return Path(config.output)
 
 
-def _train_step(model: torch.nn.Module, pool: _Pool, step: int, kinds: list[str], config: HqSamTrainConfig,
+def _train_step(model: torch.nn.Module, pool: HqPool, step: int, kinds: list[str], config: HqSamTrainConfig,
                 size: int, rng: np.random.Generator,
                 generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one step's images (one prompt per image, its object drawn when there are several)."""

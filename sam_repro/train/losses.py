@@ -103,3 +103,30 @@ def bce_dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Te
     flat_logits, flat_targets = logits.flatten(1), targets.flatten(1)
     bce = F.binary_cross_entropy_with_logits(flat_logits, flat_targets, reduction="none").mean(1)
     return bce, dice_loss(flat_logits.unsqueeze(1), flat_targets.unsqueeze(1))
+
+
+#: HQ-SAM's 112 x 112 loss points per 256 x 256 logit map, as a share of the logit cells.
+HQ_SAM_POINT_SHARE = 112 * 112 / (256 * 256)
+
+
+def point_sampled_bce_dice(logits: torch.Tensor, targets: torch.Tensor, *, point_sampling: bool = True,
+                           num_points: int = 0, oversample_ratio: float = 3.0, importance_sample_ratio: float = 0.75,
+                           bce_weight: float = 1.0, dice_weight: float = 1.0,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
+    """HQ-SAM's mask loss (also Stable-SAM's and Pi-SAM's), averaged over masks: ``bce_weight`` * BCE +
+    ``dice_weight`` * dice at PointRend uncertain points (``point_sampling``) or densely on the logits upsampled
+    to the targets' size.
+
+    Args:
+        logits: (N, 1, h, w) low-res logits; targets: (N, 1, H, W) soft masks in [0, 1].
+        num_points: points per mask (0: HQ-SAM's share of the logit map, :data:`HQ_SAM_POINT_SHARE`).
+    """
+    if point_sampling:
+        count = num_points or max(1, round(HQ_SAM_POINT_SHARE * logits.shape[-2] * logits.shape[-1]))
+        coords = uncertain_point_coords(logits, count, oversample_ratio, importance_sample_ratio, generator=generator)
+        logits, targets = point_sample(logits, coords), point_sample(targets, coords)
+    else:
+        logits = F.interpolate(logits, targets.shape[-2:], mode="bilinear", align_corners=False)
+    bce, dice = bce_dice_loss(logits, targets)
+    return (bce_weight * bce + dice_weight * dice).mean()
+
