@@ -265,3 +265,17 @@ register_weights(WeightsEntry(
     note=f"HQ-only file: the HQ parts trained by `{HQ_TRAIN_COMMAND}` on top of the shipped tiny SAM (whose "
          "sha256 it records and checks at load time); 16,000 steps of 4 images, 41.6 min on 2 CPU cores",
 ))
+
+STABLE_PAPER = "Fan et al., Stable Segment Anything Model, ICLR 2025 (arXiv:2311.15776)"
+STABLE_TRAIN_COMMAND = "sam-repro train stablesam"
+register_weights(WeightsEntry(
+    "stablesam", "tiny",
+    CheckpointSpec(
+        filename="stable_sam_tiny.pt", url=None, sha256=None, size_bytes=None, license="Apache-2.0",
+        paper="sam-repro embedded world (architecture reconstructed from " + STABLE_PAPER + ")",
+        shipped=SHIPPED_WEIGHTS_DIR / "stable_sam_tiny.pt", regenerate=STABLE_TRAIN_COMMAND,
+    ),
+    tied_to=get_backbone("tiny").checkpoint.sha256,
+    note=f"plug-ins only (parts file): DSP and DRP trained by `{STABLE_TRAIN_COMMAND}` on top of the shipped tiny "
+         "SAM, whose sha256 they record and check at load time. No official Stable-SAM weights exist",
+))

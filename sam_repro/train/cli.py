@@ -30,6 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_config_options(hq, HqSamTrainConfig)
     _add_run_options(hq)
     hq.set_defaults(handler=_train_hq_sam)
+    from sam_repro.train.stablesam import StableSamTrainConfig
+
+    stable = models.add_parser("stablesam", aliases=["stable-sam"],
+                               help="Stable-SAM's plug-ins (or a Table 8 ablation) on the frozen tiny SAM",
+                               description="Train Stable-SAM's DSP and DRP on the HQSeg-44K stand-in with the robust "
+                                           "prompt mix and occlusion synthesis; --variant trains an ablation. Every "
+                                           "hyperparameter of StableSamTrainConfig is an option.")
+    _add_config_options(stable, StableSamTrainConfig)
+    _add_run_options(stable)
+    stable.set_defaults(handler=_train_stable_sam)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +92,14 @@ def _train_hq_sam(args: argparse.Namespace) -> int:
     from sam_repro.train.hqsam import HqSamTrainConfig, train_hq_sam
 
     path = train_hq_sam(_config_from(args, HqSamTrainConfig), resume=not args.no_resume, stop_after=args.stop_after)
+    return _report(path, args)
+
+
+def _train_stable_sam(args: argparse.Namespace) -> int:
+    from sam_repro.train.stablesam import StableSamTrainConfig, train_stable_sam
+
+    path = train_stable_sam(_config_from(args, StableSamTrainConfig), resume=not args.no_resume,
+                            stop_after=args.stop_after)
     return _report(path, args)
 
 

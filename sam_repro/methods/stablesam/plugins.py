@@ -1,5 +1,5 @@
-"""Stable-SAM (Fan et al., "Stable Segment Anything Model", ICLR 2025): deformable sampling and dynamic routing
-plug-ins in SAM's mask decoder, robust to poor prompts. SAM stays frozen; only the plug-ins train.
+"""Stable-SAM's plug-ins (Fan et al., "Stable Segment Anything Model", ICLR 2025): deformable sampling and dynamic
+routing in SAM's mask decoder, robust to poor prompts. SAM stays frozen; only the plug-ins train.
 
 No official code or weights exist (research/methods.md §5); the design is read off the paper's figure, its
 supplement (../shared/papers/004) and the ICLR reviews. What the paper fixes:
@@ -25,6 +25,10 @@ Reconstruction choices where the paper is silent (each a parameter of :class:`St
 * ``resample_pe``: the keys' positional encoding stays at the reference grid (default) or is resampled with the
   features;
 * ``padding``: what sampling outside the grid reads: ``"zeros"`` (default) or ``"border"``.
+
+Ablation switches (the paper's Table 8 variants, :data:`VARIANTS`): ``deform=False`` keeps DSP's projection and
+amplitude but no offsets (a per-location *spatial attention* over the features instead of deformable sampling);
+``routing="fixed"`` replaces the DRP by constant weights (``fixed_alpha``, 1 - ``fixed_alpha``).
 
 Initialisation makes an untrained Stable-SAM exactly SAM: the C -> C conv is the identity, the last offset conv is
 zero (so Δp = 0 and m = 1), and the softmax mix of two equal tensors returns them. ``force_alpha`` fixes α1 (and
@@ -58,6 +62,9 @@ class StablePluginConfig:
         amplitude: DSP also predicts a per-location amplitude.
         resample_pe: resample the keys' positional encoding with the features.
         padding: ``"zeros"`` or ``"border"`` for samples outside the grid.
+        deform: DSP predicts offsets (False: no resampling, the spatial-attention ablation).
+        routing: ``"learned"`` (the DRP) or ``"fixed"`` (α = (fixed_alpha, 1 - fixed_alpha), no DRP parameters).
+        fixed_alpha: α1 of ``routing="fixed"``.
     """
 
     routing_token: int = 1
@@ -67,8 +74,17 @@ class StablePluginConfig:
     amplitude: bool = True
     resample_pe: bool = False
     padding: str = "zeros"
+    deform: bool = True
+    routing: str = "learned"
+    fixed_alpha: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.routing not in ("learned", "fixed"):
+            raise ValueError(f"routing must be 'learned' or 'fixed', got {self.routing!r}")
+        if not 0.0 <= self.fixed_alpha <= 1.0:
+            raise ValueError(f"fixed_alpha must be in [0, 1], got {self.fixed_alpha!r}")
+        if not (self.deform or self.amplitude):
+            raise ValueError("a DSP without offsets (deform=False) needs amplitude=True: it would only project")
         if self.alpha not in ("softmax", "sigmoid"):
             raise ValueError(f"alpha must be 'softmax' or 'sigmoid', got {self.alpha!r}")
         if self.padding not in ("zeros", "border"):
@@ -111,9 +127,10 @@ class DeformableSamplingPlugin(nn.Module):
         super().__init__()
         self.config = config
         self.project = nn.Conv2d(channels, channels, 1)
+        outputs = (2 if config.deform else 0) + (1 if config.amplitude else 0)
         self.offset_net = nn.Sequential(
             nn.Conv2d(channels, channels, 5, padding=2, groups=channels), LayerNorm2d(channels), nn.GELU(),
-            nn.Conv2d(channels, 3 if config.amplitude else 2, 1),
+            nn.Conv2d(channels, outputs, 1),
         )
         with torch.no_grad():
             self.project.weight.copy_(torch.eye(channels)[:, :, None, None])
@@ -122,19 +139,23 @@ class DeformableSamplingPlugin(nn.Module):
             self.offset_net[-1].bias.zero_()
 
     def offsets(self, projected: Tensor) -> tuple[Tensor, Tensor | None]:
-        """(B, 2, g, g) offsets in cells and (B, 1, g, g) amplitudes (None without them) from x*_p."""
+        """(B, 2, g, g) offsets in cells (zeros with ``deform=False``) and (B, 1, g, g) amplitudes (None without
+        them) from x*_p."""
         raw = self.offset_net(projected)
-        offsets = raw[:, :2]
-        if self.config.offset_range is not None:
-            offsets = self.config.offset_range * torch.tanh(offsets)
-        amplitude = 2 * torch.sigmoid(raw[:, 2:3]) if self.config.amplitude else None
+        if self.config.deform:
+            offsets = raw[:, :2]
+            if self.config.offset_range is not None:
+                offsets = self.config.offset_range * torch.tanh(offsets)
+        else:
+            offsets = raw.new_zeros((raw.shape[0], 2, *raw.shape[2:]))
+        amplitude = 2 * torch.sigmoid(raw[:, -1:]) if self.config.amplitude else None
         return offsets, amplitude
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
         """(B, C, g, g) -> the deformed features x*_{p+Δp} (B, C, g, g) and the offsets (B, 2, g, g)."""
         projected = self.project(features)
         offsets, amplitude = self.offsets(projected)
-        deformed = deformable_sample(projected, offsets, self.config.padding)
+        deformed = deformable_sample(projected, offsets, self.config.padding) if self.config.deform else projected
         return (deformed if amplitude is None else deformed * amplitude), offsets
 
 
@@ -171,7 +192,7 @@ class StableTwoWayAttentionBlock(TwoWayAttentionBlock):
         self.grid = grid
         self.plugin_config = config
         self.dsp = DeformableSamplingPlugin(embedding_dim, config)
-        self.drp = DynamicRoutingPlugin(embedding_dim, config)
+        self.drp = DynamicRoutingPlugin(embedding_dim, config) if config.routing == "learned" else None
         self.force_alpha: float | None = None
         self.last_alpha: Tensor | None = None
         self.last_offsets: Tensor | None = None
@@ -194,6 +215,9 @@ class StableTwoWayAttentionBlock(TwoWayAttentionBlock):
             a1 = float(self.force_alpha)
             if not 0.0 <= a1 <= 1.0:
                 raise ValueError(f"force_alpha must be in [0, 1], got {a1}")
+            return queries.new_tensor([a1, 1.0 - a1]).expand(queries.shape[0], 2)
+        if self.drp is None:
+            a1 = self.plugin_config.fixed_alpha
             return queries.new_tensor([a1, 1.0 - a1]).expand(queries.shape[0], 2)
         return self.drp(queries[:, self.plugin_config.routing_token])
 
@@ -265,3 +289,19 @@ def freeze_sam_parts(sam: nn.Module) -> list[nn.Parameter]:
     if not trainable:
         raise ValueError("the model has no Stable-SAM plug-ins (attach_plugins)")
     return trainable
+
+
+VARIANTS: dict[str, StablePluginConfig | None] = {
+    "full": StablePluginConfig(),
+    "no_amplitude": StablePluginConfig(amplitude=False),
+    "spatial_attn": StablePluginConfig(deform=False),
+    "fixed_alpha": StablePluginConfig(routing="fixed"),
+    "no_rts": StablePluginConfig(),
+    "decoder_ft": None,
+}
+"""The trained variants (the paper's Table 8 ablations, reconstructed: its contents are not in the text we have):
+``full`` is Stable-SAM; ``no_amplitude`` drops DSP's amplitude (v1's figure); ``spatial_attn`` replaces deformable
+sampling by a learned per-location weighting of the same features; ``fixed_alpha`` replaces the DRP by α = (0.5,
+0.5); ``no_rts`` is the full plug-in trained without the robust training strategy (clean prompts only, see the
+trainer); ``decoder_ft`` has no plug-ins and fine-tunes SAM's whole mask decoder instead."""
+
