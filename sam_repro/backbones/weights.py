@@ -279,3 +279,21 @@ register_weights(WeightsEntry(
     note=f"plug-ins only (parts file): DSP and DRP trained by `{STABLE_TRAIN_COMMAND}` on top of the shipped tiny "
          "SAM, whose sha256 they record and check at load time. No official Stable-SAM weights exist",
 ))
+
+
+PI_PAPER = "Liu et al., Segment Anything with Precise Interaction (Pi-SAM), ACM MM 2024"
+PI_TRAIN_COMMAND = "sam-repro train pisam"
+"""The command that trains the embedded world's Pi-SAM parts (writes ``pi_sam_tiny.pt``)."""
+
+register_weights(WeightsEntry(
+    "pisam", "tiny",
+    CheckpointSpec(
+        filename="pi_sam_tiny.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+        paper="sam-repro embedded world (architecture of " + PI_PAPER + ")",
+        shipped=SHIPPED_WEIGHTS_DIR / "pi_sam_tiny.pt", regenerate=PI_TRAIN_COMMAND,
+    ),
+    tied_to=get_backbone("tiny").checkpoint.sha256,
+    note=f"Pi-only file (HQ + HR decoder + interactor parts) trained by `{PI_TRAIN_COMMAND}` on top of the shipped "
+         "tiny SAM (whose sha256 it records and checks at load time); not shipped yet: it waits for the retrained "
+         "tiny SAM",
+))

@@ -59,6 +59,9 @@ def _register_builtin() -> None:
     from sam_repro.methods.hqsam import HqSamSegmenter
 
     register_method("hqsam", HqSamSegmenter.from_backbone)
+    from sam_repro.methods.pisam import PiSamSegmenter
+
+    register_method("pisam", PiSamSegmenter.from_backbone)
     from sam_repro.methods.stablesam import StableSamSegmenter
 
     register_method("stablesam", StableSamSegmenter.from_backbone)

@@ -40,9 +40,13 @@ from .error_regions import (
     PI_SAM_MIN_AREA,
     PI_SAM_RESOLUTION,
     ErrorRegion,
+    common_error_regions,
     error_region_clicks,
     error_regions,
+    grid_to_image,
+    mask_to_grid,
     strip_boundary,
+    valid_grid,
 )
 from .points import HQ_SAM_NUM_POINTS, random_points
 
@@ -69,6 +73,10 @@ __all__ = [
     "strip_boundary",
     "error_regions",
     "error_region_clicks",
+    "common_error_regions",
+    "mask_to_grid",
+    "valid_grid",
+    "grid_to_image",
     "PI_SAM_RESOLUTION",
     "PI_SAM_MAX_POINTS",
     "PI_SAM_MIN_AREA",

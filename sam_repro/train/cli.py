@@ -30,6 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_config_options(hq, HqSamTrainConfig)
     _add_run_options(hq)
     hq.set_defaults(handler=_train_hq_sam)
+    from sam_repro.train.pisam import PiSamTrainConfig
+
+    pi = models.add_parser("pisam", aliases=["pi-sam"],
+                           help="Pi-SAM's HQ, HR-decoder and interactor parts on top of the frozen tiny SAM",
+                           description="Train Pi-SAM in two stages (HR decoder with HQ parts, then the interactor) "
+                                       "on the synthetic thin + salient train splits; every hyperparameter of "
+                                       "PiSamTrainConfig is an option.")
+    _add_config_options(pi, PiSamTrainConfig)
+    _add_run_options(pi)
+    pi.set_defaults(handler=_train_pi_sam)
     from sam_repro.train.stablesam import StableSamTrainConfig
 
     stable = models.add_parser("stablesam", aliases=["stable-sam"],
@@ -100,6 +110,13 @@ def _train_stable_sam(args: argparse.Namespace) -> int:
 
     path = train_stable_sam(_config_from(args, StableSamTrainConfig), resume=not args.no_resume,
                             stop_after=args.stop_after)
+    return _report(path, args)
+
+
+def _train_pi_sam(args: argparse.Namespace) -> int:
+    from sam_repro.train.pisam import PiSamTrainConfig, train_pi_sam
+
+    path = train_pi_sam(_config_from(args, PiSamTrainConfig), resume=not args.no_resume, stop_after=args.stop_after)
     return _report(path, args)
 
 

@@ -1,0 +1,247 @@
+"""Pi-SAM weights: the embedded world's *Pi-only* files, and a key map for the official decoder state dicts.
+
+A Pi-only file (:func:`save_pi_checkpoint`; ``pi_sam_tiny.pt``, written by ``sam-repro train pisam``) holds
+exactly the decoder's HQ and Pi parts (:data:`~sam_repro.methods.pisam.decoder.PI_MODULES`: RGB embedding
+included), and in its metadata the sha256 of the SAM weights they were trained on (``base_sha256``), the
+HR-head widths (``hr_dims``) and whether the interactor was trained (``interactor_trained``). It loads on top
+of the backbone's SAM weights (or ``base_checkpoint``) only when their digest matches.
+
+Official checkpoints (``lmzpai/pi-sam``: ``{"model_state_dict": MaskDecoderAE.state_dict()}``) hold the whole
+decoder without a prefix, the interactor's fixed buffers (``interact_2.img_pe``, a 256-grid PE, and
+``interact_2.bnd_op.laplacian_kernel``, the click simulator's kernel) and **no RGB embedding** (it lives in
+their encoder, random and unsaved): :func:`map_official_decoder_state` maps such a dict onto this model's keys.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from sam_repro.backbones.checkpoints import (
+    CheckpointError, WeightsNotFoundError, load_strict, read_checkpoint, read_state_dict, sha256_file,
+)
+from sam_repro.backbones.registry import get_backbone
+from sam_repro.backbones.specs import BackboneSpec
+from sam_repro.backbones.weights import (
+    PI_TRAIN_COMMAND, get_weights, list_weights, resolve_sam_weights, resolve_weights,
+)
+from sam_repro.device import resolve_device
+from sam_repro.methods.pisam.decoder import is_pi_parameter
+from sam_repro.methods.pisam.model import SamPi, build_pi_sam
+
+PI_ONLY_FORMAT = "sam-repro/pi-only/1"
+"""``meta["format"]`` of a Pi-only checkpoint."""
+
+
+def pi_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The HQ and Pi entries of ``model``'s state dict (parameters and the interactor's PE matrix),
+    detached copies on the CPU."""
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items() if is_pi_parameter(name)}
+
+
+def save_pi_checkpoint(model: SamPi, path: str | os.PathLike, *, base_sha256: str, backbone: str,
+                       meta: dict[str, Any] | None = None, dtype: torch.dtype | None = None) -> str:
+    """Write the Pi parts of ``model`` alone, atomically, with ``meta`` plus ``format``, ``backbone``,
+    ``base_sha256``, ``hr_dims`` and ``interactor_trained`` (the decoder's flag); return the file's sha256."""
+    from sam_repro.backbones.checkpoints import save_checkpoint
+
+    if not isinstance(base_sha256, str) or len(base_sha256) != 64:
+        raise ValueError(f"base_sha256 must be the 64-hex-digit sha256 of the SAM weights, got {base_sha256!r}")
+    decoder = model.mask_decoder
+    info = {**dict(meta or {}), "format": PI_ONLY_FORMAT, "backbone": backbone, "base_sha256": base_sha256.lower(),
+            "hr_dims": list(decoder.hr_dims), "interactor_trained": bool(decoder.interactor_trained)}
+    return save_checkpoint(pi_state_dict(model), path, meta=info, dtype=dtype)
+
+
+def load_pi_only_state(model: SamPi, state: Mapping[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Load a Pi-only state dict into the Pi parts of ``model``; SAM's parts keep their values.
+
+    Raises:
+        CheckpointError: the keys are not exactly the model's Pi entries (named), or a shape differs.
+    """
+    current = model.state_dict()
+    expected = [name for name in current if is_pi_parameter(name)]
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        problems = []
+        if missing:
+            problems.append(f"missing Pi keys ({len(missing)}): {', '.join(missing[:12])}")
+        if unexpected:
+            problems.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:12])}")
+        raise CheckpointError(f"Pi-only checkpoint {source} does not hold exactly the Pi-SAM parts of the model: "
+                              + "; ".join(problems))
+    sam_state = {name: value for name, value in current.items() if not is_pi_parameter(name)}
+    load_strict(model, {**sam_state, **state}, source)
+
+
+def load_sam_part(model: SamPi, state: Mapping[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Load a plain SAM state dict into the SAM parts of ``model`` strictly; the Pi parts keep their values."""
+    present = sorted(name for name in state if is_pi_parameter(name))
+    if present:
+        raise CheckpointError(f"checkpoint {source} holds HQ/Pi-SAM parameters ({present[0]}, ...), not plain SAM "
+                              "weights")
+    pi_state = {name: value for name, value in model.state_dict().items() if is_pi_parameter(name)}
+    load_strict(model, {**state, **pi_state}, source)
+
+
+def resolve_pi_checkpoint(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[os.PathLike, str | None]:
+    """The Pi file to load for ``backbone`` (the registry's ``pisam:BACKBONE`` or an explicit file) and the
+    sha256 it must have (None: unchecked).
+
+    Raises:
+        WeightsNotFoundError: nothing registered and no file given, or not on this machine.
+    """
+    alternatives = ("pass checkpoint=PATH (a Pi-only file), random_init_pi=True (the backbone's SAM weights with "
+                    "freshly initialised Pi-SAM parts) or random_init=True")
+    entry = get_weights("pisam", backbone)
+    if entry is None:
+        if checkpoint is not None:
+            return resolve_sam_weights(backbone, checkpoint)  # an explicit file, no registered digest
+        registered = ", ".join(e.backbone for e in list_weights("pisam"))
+        raise WeightsNotFoundError(f"no Pi-SAM weights are registered for backbone {backbone!r} (registered: "
+                                   f"{registered}); {alternatives}")
+    return resolve_weights(entry, checkpoint, missing_hint=alternatives)
+
+
+def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike | None = None,
+                      device: str | torch.device = "auto", random_init: bool = False, random_init_pi: bool = False,
+                      seed: int = 0, base_checkpoint: str | os.PathLike | None = None,
+                      hr_dims: Sequence[int] | None = None) -> tuple[SamPi, dict[str, Any]]:
+    """Build a backbone's Pi-SAM and load its weights (strict, safe; verified where a digest is known).
+
+    Args:
+        backbone: SAM registry name or spec.
+        checkpoint: default mode: a Pi-only file (None: the registry's ``pisam:BACKBONE``); with
+            ``random_init_pi``: a plain SAM file (None: the backbone's registered SAM weights).
+        random_init: no weights at all (seeded): tests, timing. The interactor counts as untrained.
+        random_init_pi: SAM weights plus freshly initialised (``seed``) HQ and Pi parts: the start of training.
+        base_checkpoint: for a Pi-only file, the SAM weights under it (None: the backbone's registered ones);
+            their sha256 must be the one the file records.
+        hr_dims: HR-head widths for ``random_init`` / ``random_init_pi`` (a Pi file brings its own).
+
+    Returns:
+        (model in eval mode on the device, provenance: backbone, device, checkpoint, checkpoint_sha256,
+        sha256_verified, weights, interactor_trained; for a Pi file also base_checkpoint(_sha256)).
+
+    Raises:
+        WeightsNotFoundError: no Pi file registered / present and none given.
+        CheckpointError: a file that does not fit (keys named), a Pi file without its base digest, for another
+            backbone, or on SAM weights other than the ones it was trained on.
+    """
+    if random_init and random_init_pi:
+        raise ValueError("pass random_init (no weights) or random_init_pi (SAM weights + new Pi parts), not both")
+    if base_checkpoint is not None and (random_init or random_init_pi):
+        raise ValueError("base_checkpoint is the SAM file under a Pi-only checkpoint; with random_init_pi pass the "
+                         "SAM file as checkpoint, with random_init nothing is loaded")
+    spec = get_backbone(backbone) if isinstance(backbone, str) else backbone
+    target = resolve_device(device)
+    provenance: dict[str, Any] = {"backbone": spec.name, "device": str(target)}
+    pi_state = base_state = sam_state = None
+    meta: dict[str, Any] = {}
+    if random_init:
+        provenance.update(checkpoint=None, checkpoint_sha256=None, sha256_verified=False,
+                          weights=f"random(seed={seed})")
+    elif random_init_pi:
+        path, expected = resolve_sam_weights(spec.name, checkpoint)
+        sam_state = read_state_dict(path, expected_sha256=expected)
+        provenance.update(checkpoint=str(path), checkpoint_sha256=expected or sha256_file(path),
+                          sha256_verified=expected is not None,
+                          weights=f"SAM checkpoint + random Pi-SAM parts (seed={seed})")
+    else:
+        path, expected = resolve_pi_checkpoint(spec.name, checkpoint)
+        pi_state, meta = read_checkpoint(path, expected_sha256=expected)
+        if meta.get("format") != PI_ONLY_FORMAT:
+            raise CheckpointError(
+                f"{path} is not a Pi-only checkpoint (meta format {meta.get('format')!r}, expected "
+                f"{PI_ONLY_FORMAT!r}); write one with save_pi_checkpoint / `{PI_TRAIN_COMMAND}`, or map an official "
+                "Pi-SAM decoder with map_official_decoder_state")
+        provenance.update(checkpoint=str(path), checkpoint_sha256=expected or sha256_file(path),
+                          sha256_verified=expected is not None, weights="SAM checkpoint + Pi-only checkpoint")
+        base_state, base_info = _read_base(spec, path, meta, base_checkpoint)
+        provenance.update(base_info)
+        hr_dims = meta.get("hr_dims") or hr_dims
+    model = build_pi_sam(spec.config, seed=seed, hr_dims=hr_dims)
+    if sam_state is not None:
+        load_sam_part(model, sam_state, provenance["checkpoint"])
+    if base_state is not None:
+        load_sam_part(model, base_state, provenance["base_checkpoint"])
+        load_pi_only_state(model, pi_state, provenance["checkpoint"])
+        model.mask_decoder.interactor_trained = bool(meta.get("interactor_trained", False))
+    provenance["interactor_trained"] = model.mask_decoder.interactor_trained
+    return model.to(target).eval(), provenance
+
+
+def _read_base(spec: BackboneSpec, path: os.PathLike, meta: dict[str, Any],
+               base_checkpoint: str | os.PathLike | None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The SAM weights under the Pi-only file ``path``, checked against its recorded base digest."""
+    recorded = meta.get("base_sha256")
+    if not isinstance(recorded, str):
+        raise CheckpointError(f"Pi-only checkpoint {path} records no base_sha256 (the SAM weights it was trained "
+                              "on); write it with save_pi_checkpoint")
+    if meta.get("backbone") not in (None, spec.name):
+        raise CheckpointError(f"Pi-only checkpoint {path} was trained for backbone {meta['backbone']!r}, "
+                              f"not {spec.name!r}")
+    base_path, expected = resolve_sam_weights(spec.name, base_checkpoint)
+    base_state = read_state_dict(base_path, expected_sha256=expected)
+    actual = (expected or sha256_file(base_path)).lower()
+    if actual != recorded.lower():
+        raise CheckpointError(
+            f"Pi-only checkpoint {path} was trained on top of SAM weights with sha256 {recorded}, but the SAM weights "
+            f"loaded under it ({base_path}) have sha256 {actual}. Load it with the SAM weights it was trained on "
+            f"(base_checkpoint=PATH), or retrain the Pi-SAM parts on these weights with `{PI_TRAIN_COMMAND}`")
+    return base_state, {"base_checkpoint": str(base_path), "base_checkpoint_sha256": actual,
+                        "base_sha256_verified": expected is not None}
+
+
+# -- official checkpoints ----------------------------------------------------------------------------------
+OFFICIAL_DROPPED = ("interact_2.img_pe", "interact_2.bnd_op.laplacian_kernel")
+"""Official decoder entries with no counterpart here: the interactor's 256-grid image PE (recomputed from
+``pe_layer``'s matrix for the map it is given) and the click simulator's fixed Laplacian kernel."""
+
+
+def map_official_decoder_state(state: Mapping[str, torch.Tensor], rgb_embed: Mapping[str, torch.Tensor] | None = None,
+                               prefix: str = "mask_decoder.") -> dict[str, torch.Tensor]:
+    """An official Pi-SAM decoder state dict (``MaskDecoderAE.state_dict()``, optionally wrapped in
+    ``{"model_state_dict": ...}``) under this package's keys.
+
+    Names are the official ones, so the map is: add ``prefix``, drop :data:`OFFICIAL_DROPPED` (checked to be
+    what the official code builds: the Laplacian is 8 at the centre and -1 around; the image PE is the
+    ``pe_layer`` encoding of the 256 grid), and insert the RGB embedding, which official files lack.
+
+    Args:
+        rgb_embed: ``{"0.weight", "0.bias", "1.weight", "1.bias"}`` (the official encoder's ``rgb_embed.*`` with
+            that prefix removed). None raises: the official RGB embedding is never saved (it is drawn at random
+            per run), so the caller must decide what to use (e.g. a seeded draw) and say so.
+
+    Raises:
+        CheckpointError: no RGB embedding given, or a dropped buffer that is not what the official code builds.
+    """
+    if "model_state_dict" in state and isinstance(state["model_state_dict"], Mapping):
+        state = state["model_state_dict"]
+    state = dict(state)
+    kernel = state.pop("interact_2.bnd_op.laplacian_kernel", None)
+    if kernel is not None:
+        expected = -torch.ones(1, 1, 3, 3)
+        expected[0, 0, 1, 1] = 8.0
+        if tuple(kernel.shape) != (1, 1, 3, 3) or not torch.equal(kernel.float().cpu(), expected):
+            raise CheckpointError("official interact_2.bnd_op.laplacian_kernel is not the 3x3 Laplacian (8 / -1)")
+    image_pe = state.pop("interact_2.img_pe", None)
+    matrix = state.get("interact_2.pe_layer.positional_encoding_gaussian_matrix")
+    if image_pe is not None and matrix is not None:
+        from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
+
+        layer = PositionEmbeddingRandom(matrix.shape[1])
+        layer.positional_encoding_gaussian_matrix.copy_(matrix.float())
+        size = tuple(image_pe.shape[-2:])
+        if not torch.allclose(layer(size), image_pe.float().cpu(), atol=1e-4):
+            raise CheckpointError("official interact_2.img_pe is not the pe_layer encoding of its grid")
+    if rgb_embed is None:
+        raise CheckpointError("official Pi-SAM files hold no RGB embedding (it lives in their encoder, drawn at "
+                              "random and never saved): pass rgb_embed={'0.weight', '0.bias', '1.weight', '1.bias'}")
+    mapped = {f"{prefix}{name}": value for name, value in state.items()}
+    mapped.update({f"{prefix}rgb_embed.{name}": value for name, value in rgb_embed.items()})
+    return mapped
