@@ -43,21 +43,36 @@ def test_the_list_covers_every_builtin_method() -> None:
 
 
 def test_predict_from_every_prompt_kind(segmenter: Segmenter, image: np.ndarray) -> None:
+    """Every prompt kind the method declares works; every other one is refused with a ValueError."""
     assert isinstance(segmenter.name, str) and segmenter.name
     assert isinstance(segmenter.capabilities, frozenset)
+    assert segmenter.prompt_kinds and segmenter.prompt_kinds <= {"points", "box", "mask_input"}
     info = segmenter.info()
     assert {"method", "name"} <= set(info)
     low_res = segmenter.low_res_size if isinstance(segmenter, SamBacked) else 32
     segmenter.set_image(image)
     points, labels = np.array([[10.0, 80.0], [60.0, 20.0]]), np.array([1, 0])
-    single = segmenter.predict(points=points, labels=labels)
-    _check(single, {1}, low_res)
-    _check(segmenter.predict(points=points[:1], labels=labels[:1], multimask=True), {1, 3}, low_res)
-    _check(segmenter.predict(box=np.array([5.0, 10.0, 50.0, 90.0])), {1}, low_res)
-    _check(segmenter.predict(points=points, labels=labels, box=np.array([5.0, 10.0, 50.0, 90.0])), {1}, low_res)
-    _check(segmenter.predict(points=points, labels=labels, mask_input=single.low_res), {1}, low_res)
-    again = segmenter.predict(points=points, labels=labels)
-    np.testing.assert_array_equal(again.logits, single.logits)  # deterministic, no state between predictions
+    box = np.array([5.0, 10.0, 50.0, 90.0])
+    first = segmenter.predict(box=box) if "box" in segmenter.prompt_kinds else \
+        segmenter.predict(points=points, labels=labels)
+    _check(first, {1}, low_res)
+    calls = [
+        ({"points"}, dict(points=points, labels=labels), {1}),
+        ({"points"}, dict(points=points[:1], labels=labels[:1], multimask=True), {1, 3}),
+        ({"box"}, dict(box=box), {1}),
+        ({"points", "box"}, dict(points=points, labels=labels, box=box), {1}),
+        ({"points", "mask_input"}, dict(points=points, labels=labels, mask_input=first.low_res), {1}),
+        ({"box", "mask_input"}, dict(box=box, mask_input=first.low_res), {1}),
+    ]
+    for kinds, prompt, counts in calls:
+        if kinds <= segmenter.prompt_kinds:
+            _check(segmenter.predict(**prompt), counts, low_res)
+        else:
+            with pytest.raises(ValueError):
+                segmenter.predict(**prompt)
+    again = segmenter.predict(box=box) if "box" in segmenter.prompt_kinds else \
+        segmenter.predict(points=points, labels=labels)
+    np.testing.assert_array_equal(again.logits, first.logits)  # deterministic, no state between predictions
 
 
 @pytest.mark.parametrize("prompt, message", [
@@ -72,6 +87,8 @@ def test_predict_from_every_prompt_kind(segmenter: Segmenter, image: np.ndarray)
     ({"mask_input": np.zeros((1, 7, 7))}, "mask_input must be"),
 ])
 def test_bad_prompts_raise_clear_errors(segmenter: Segmenter, image: np.ndarray, prompt, message: str) -> None:
+    if not set(prompt) - {"labels"} <= segmenter.prompt_kinds:
+        pytest.skip(f"{segmenter.name} does not take {sorted(set(prompt) - {'labels'})} (refused as such above)")
     segmenter.set_image(image)
     with pytest.raises(ValueError, match=message):
         segmenter.predict(**prompt)

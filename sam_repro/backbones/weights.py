@@ -266,6 +266,20 @@ register_weights(WeightsEntry(
          "sha256 it records and checks at load time); 16,000 steps of 4 images, 41.6 min on 2 CPU cores",
 ))
 
+DIS_PAPER = "Liu et al., DIS-SAM: Segment Anything for Dichotomous Image Segmentation, ICME 2025 (arXiv:2401.00248)"
+DIS_TRAIN_COMMAND = "sam-repro train dissam"
+register_weights(WeightsEntry(
+    "dissam", "tiny",
+    CheckpointSpec(
+        filename="dis_sam_tiny.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+        paper="sam-repro embedded world (architecture of " + DIS_PAPER + ")",
+        shipped=SHIPPED_WEIGHTS_DIR / "dis_sam_tiny.pt", regenerate=DIS_TRAIN_COMMAND,
+    ),
+    tied_to=get_backbone("tiny").checkpoint.sha256,
+    note=f"the second-stage IS-Net (width 1/4, 512 px) trained by `{DIS_TRAIN_COMMAND}` on masks of the shipped "
+         "tiny SAM, whose sha256 it records and checks at load time",
+))
+
 STABLE_PAPER = "Fan et al., Stable Segment Anything Model, ICLR 2025 (arXiv:2311.15776)"
 STABLE_TRAIN_COMMAND = "sam-repro train stablesam"
 register_weights(WeightsEntry(

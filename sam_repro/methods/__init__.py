@@ -65,6 +65,9 @@ def _register_builtin() -> None:
     from sam_repro.methods.stablesam import StableSamSegmenter
 
     register_method("stablesam", StableSamSegmenter.from_backbone)
+    from sam_repro.methods.dissam import DisSamSegmenter
+
+    register_method("dissam", DisSamSegmenter.from_backbone)
 
 
 _register_builtin()

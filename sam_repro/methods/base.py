@@ -80,12 +80,16 @@ class Segmenter(ABC):
       next, so an interrupted evaluation restarts instead of resuming), and, as the methods land,
       ``"corrects"`` (Pi-SAM routes corrective clicks to its interactor), ``"refines"`` (DIS-SAM's
       second stage), ``"prompts_itself"`` (AlignSAM);
+    * ``prompt_kinds``: the prompts :meth:`predict` takes (``"points"``, ``"box"``, ``"mask_input"``; all three
+      for SAM-like methods, ``{"box"}`` for DIS-SAM, whose first stage is box-prompted); any other prompt raises a
+      ValueError saying what the method takes;
     * :attr:`interactive_hooks`: the hooks every interactive session on this segmenter fires;
     * :class:`SamBacked`: the members a method wrapping a SAM-style segmenter may use.
     """
 
     name: str
     capabilities: frozenset[str] = frozenset()
+    prompt_kinds: frozenset[str] = frozenset({"points", "box", "mask_input"})
 
     @property
     def interactive_hooks(self) -> tuple["InteractionHooks", ...]:

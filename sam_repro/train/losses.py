@@ -130,3 +130,46 @@ def point_sampled_bce_dice(logits: torch.Tensor, targets: torch.Tensor, *, point
     bce, dice = bce_dice_loss(logits, targets)
     return (bce_weight * bce + dice_weight * dice).mean()
 
+
+
+def iou_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """DIS-SAM's IoU loss per map, on probabilities: 1 - (sum(p*t) + 1) / (sum(p + t - p*t) + 1).
+
+    Args:
+        logits: (N, ...) logits; targets: (N, ...) in [0, 1].
+
+    Returns:
+        (N,) losses (0 for a confident, exact prediction; about 1 for a disjoint one).
+    """
+    probs, flat = torch.sigmoid(logits).flatten(1), targets.flatten(1)
+    intersection = (probs * flat).sum(1)
+    union = (probs + flat - probs * flat).sum(1)
+    return 1 - (intersection + 1) / (union + 1)
+
+
+def ortho_loss(parameters, include: str = "weights") -> torch.Tensor:
+    """DIS-SAM's orthogonality regulariser: sum over the selected tensors W, flattened to (out, -1), of
+    ``|W W^T - I|_1`` (element-wise absolute sum).
+
+    Args:
+        parameters: an iterable of ``(name, tensor)`` (``module.named_parameters()``).
+        include: ``"weights"``: every non-bias tensor, as the official code does (batch-norm weights included: a
+            (C,) vector becomes a (C, 1) matrix, so its W W^T is the C x C outer product); ``"conv"``: the
+            convolution kernels alone (4-D tensors), as the paper's text says.
+
+    Returns:
+        a scalar (0 for rows that are orthonormal).
+    """
+    if include not in ("weights", "conv"):
+        raise ValueError(f"include must be 'weights' or 'conv', got {include!r}")
+    total = None
+    for name, tensor in parameters:
+        if name.endswith("bias") or (include == "conv" and tensor.ndim != 4):
+            continue
+        matrix = tensor.reshape(tensor.shape[0], -1)
+        gram = matrix @ matrix.t()
+        term = (gram - torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)).abs().sum()
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("no tensor was selected for the orthogonality loss")
+    return total
