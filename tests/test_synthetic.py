@@ -46,7 +46,7 @@ def test_every_family_is_registered_and_openable() -> None:
 
 def test_family_groups_cover_the_issue() -> None:
     assert family_names("pretrain") == ["synthetic/generic"]
-    assert family_names("dis") == ["synthetic/thin"]
+    assert family_names("dis") == ["synthetic/thin", "synthetic/thin_multi"]
     alignsam = {"synthetic/salient", "synthetic/shadow", "synthetic/blur", "synthetic/glass"}
     assert set(family_names("alignsam")) == alignsam
     assert family_names("semantic") == ["synthetic/multiclass"]

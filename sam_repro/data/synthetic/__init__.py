@@ -38,7 +38,7 @@ import functools
 from typing import Any
 
 from sam_repro.data.catalog import CatalogEntry, register
-from sam_repro.data.synthetic import domains, generic, multiclass, semantic, thin
+from sam_repro.data.synthetic import domains, generic, multiclass, semantic, thin, thin_multi
 from sam_repro.data.synthetic.base import (
     GENERATOR_VERSION,
     FamilySpec,
@@ -52,6 +52,7 @@ from sam_repro.data.synthetic.base import (
 FAMILIES: tuple[tuple[FamilySpec, GeneratorFn], ...] = (
     (generic.SPEC, generic.generate),
     (thin.SPEC, thin.generate),
+    (thin_multi.SPEC, thin_multi.generate),
     (semantic.SALIENT_SPEC, semantic.generate_salient),
     (semantic.SHADOW_SPEC, semantic.generate_shadow),
     (semantic.BLUR_SPEC, semantic.generate_blur),

@@ -408,6 +408,34 @@ the structures are as thin to the tiny SAM as DIS objects are to SAM, and a 256-
 high-resolution head on the tiny model) holds 0.98 of them, as a 1024-px output does of DIS."""
 
 
+def paint_structure(rng: np.random.Generator, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``background`` with the structure ``mask`` painted on it in a colour that stands out from what it covers
+    (darker than its surroundings 45% of the time), with a two-tone noise pattern."""
+    height, width = mask.shape
+    bg_luma = float(cv2.mean(cv2.cvtColor(background, cv2.COLOR_RGB2GRAY), mask=mask)[0])
+    if rng.random() < 0.45:  # silhouette darker than its surroundings
+        color = textures.random_color(rng, val=(0.02, 0.25), sat=(0.0, 0.5))
+    else:
+        color = textures.random_color(rng)
+        for _ in range(10):
+            if abs(textures.luminance(color) - bg_luma) >= 45:
+                break
+            color = textures.random_color(rng)
+    other_color = textures.jitter_color(rng, color, 35)
+    pattern = textures.noise_pattern(rng, height, width, cell=min(height, width) * rng.uniform(0.05, 0.2), octaves=2)
+    obj = textures.colorize(pattern, [color, other_color])
+    image = background.copy()
+    cv2.copyTo(obj, mask, image)
+    return image
+
+
+def finish_image(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """The camera: a slight blur half of the time, then sensor noise."""
+    if rng.random() < 0.5:
+        image = cv2.GaussianBlur(image, (0, 0), 0.6)
+    return textures.add_noise(image, rng, rng.uniform(1.0, 5.0))
+
+
 def generate(rng: np.random.Generator, height: int, width: int) -> Generated:
     """One DIS-like sample: (H, W, 3) image and a (1, H, W) mask of the thin structure."""
     return generate_zoomed(rng, height, width, DETAIL_ZOOM)
@@ -433,22 +461,7 @@ def generate_zoomed(rng: np.random.Generator, height: int, width: int, zoom: flo
         if shapes.area(mask) >= 0.002 * height * width:
             break
 
-    bg_luma = float(cv2.mean(cv2.cvtColor(background, cv2.COLOR_RGB2GRAY), mask=mask)[0])
-    if rng.random() < 0.45:  # silhouette darker than its surroundings
-        color = textures.random_color(rng, val=(0.02, 0.25), sat=(0.0, 0.5))
-    else:
-        color = textures.random_color(rng)
-        for _ in range(10):
-            if abs(textures.luminance(color) - bg_luma) >= 45:
-                break
-            color = textures.random_color(rng)
-    other_color = textures.jitter_color(rng, color, 35)
-    pattern = textures.noise_pattern(rng, height, width, cell=min(height, width) * rng.uniform(0.05, 0.2), octaves=2)
-    obj = textures.colorize(pattern, [color, other_color])
-    image = background.copy()
-    cv2.copyTo(obj, mask, image)
-    if rng.random() < 0.5:
-        image = cv2.GaussianBlur(image, (0, 0), 0.6)
-    image = textures.add_noise(image, rng, rng.uniform(1.0, 5.0))
+    image = paint_structure(rng, background, mask)
+    image = finish_image(rng, image)
     return Generated(image=image, masks=finish_masks([mask], height, width), class_names=(kind,),
                      meta={"structure": kind})
