@@ -50,6 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_config_options(stable, StableSamTrainConfig)
     _add_run_options(stable)
     stable.set_defaults(handler=_train_stable_sam)
+    from sam_repro.train.dissam import DisSamTrainConfig
+
+    dis = models.add_parser("dissam", aliases=["dis-sam"],
+                            help="DIS-SAM's second stage (GT encoder, then the IS-Net of a Table 2 row)",
+                            description="Train DIS-SAM's GT encoder (once) and the 5-channel IS-Net of Table 2's "
+                                        "--row (1 IS-Net ... 5 DIS-SAM) on synthetic/thin_multi with the frozen tiny "
+                                        "SAM's box masks; every hyperparameter of DisSamTrainConfig is an option.")
+    _add_config_options(dis, DisSamTrainConfig)
+    _add_run_options(dis)
+    dis.set_defaults(handler=_train_dis_sam)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +127,13 @@ def _train_pi_sam(args: argparse.Namespace) -> int:
     from sam_repro.train.pisam import PiSamTrainConfig, train_pi_sam
 
     path = train_pi_sam(_config_from(args, PiSamTrainConfig), resume=not args.no_resume, stop_after=args.stop_after)
+    return _report(path, args)
+
+
+def _train_dis_sam(args: argparse.Namespace) -> int:
+    from sam_repro.train.dissam import DisSamTrainConfig, train_dis_sam
+
+    path = train_dis_sam(_config_from(args, DisSamTrainConfig), resume=not args.no_resume, stop_after=args.stop_after)
     return _report(path, args)
 
 
