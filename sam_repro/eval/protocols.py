@@ -143,6 +143,39 @@ class PromptProtocol(Protocol):
         return SampleOutput(outputs)
 
 
+@dataclass(frozen=True)
+class RepeatedPromptProtocol(Protocol):
+    """``draws`` independent prompts of ``base``'s kind per object (Stable-SAM's Table 5: mean and std over prompt
+    samples; its ST, our reconstruction): one :class:`ObjectOutput` per (object, draw), so IoU and boundary IoU
+    average over objects and draws, with ``draw`` (0..K-1) in each record; the object's ST reconstruction (mean
+    pairwise IoU of its K masks, :func:`~sam_repro.metrics.stability.stable_sam_st_reconstruction`) is in the record
+    of its draw 0 (``st_reconstruction``; None on the others, so averaging records of draw 0 gives the dataset's).
+    The K prompts of an object are drawn one after the other from the sample's generator."""
+
+    name: str
+    base: PromptProtocol
+    draws: int = 5
+
+    def __post_init__(self) -> None:
+        if self.draws < 1:
+            raise ValueError(f"draws must be >= 1, got {self.draws}")
+
+    def run(self, segmenter: "Segmenter", sample: "Sample", objects: Sequence[int], rng: np.random.Generator,
+            hooks: Sequence["InteractionHooks"] = ()) -> SampleOutput:
+        from sam_repro.metrics.stability import stable_sam_st_reconstruction
+
+        segmenter.set_image(sample.image)
+        outputs = []
+        for k in objects:
+            predictions = [segmenter.predict(**self.base.prompts_for(sample.masks[k], rng)) for _ in range(self.draws)]
+            st = stable_sam_st_reconstruction(np.stack([p.mask for p in predictions])) if self.draws > 1 else None
+            for draw, prediction in enumerate(predictions):
+                outputs.append(ObjectOutput(k, prediction, prediction.mask,
+                                            record={"draw": draw, "predicted_iou": prediction.iou,
+                                                    "st_reconstruction": st if draw == 0 else None}))
+        return SampleOutput(outputs)
+
+
 TIGHT_BOX = PromptProtocol("tight_box", "box")
 CENTER_POINT = PromptProtocol("center_point", "oracle_point", multimask=True)
 
