@@ -191,9 +191,11 @@ def make_item(model: torch.nn.Module, image: np.ndarray, soft: np.ndarray, confi
     return TrainItem(model.preprocess(tensor[None])[0], target, kind, prompt)
 
 
-def decode_items(model: torch.nn.Module, embeddings: torch.Tensor, items: list[TrainItem]) -> torch.Tensor:
+def decode_items(model: torch.nn.Module, embeddings: torch.Tensor, items: list[TrainItem],
+                 prompt_grad: bool = False) -> torch.Tensor:
     """Single-output low-res logits (N, 1, 4g, 4g) of every item (item i on embedding i), grouped by prompt shape;
-    autograd flows through the decoder (the plug-ins)."""
+    autograd flows through the decoder (the plug-ins), and through the prompt encoder with ``prompt_grad`` (learned
+    prompt tokens)."""
     device = embeddings.device
     out: list[torch.Tensor | None] = [None] * len(items)
     groups: dict[tuple[str, int], list[int]] = {}
@@ -209,7 +211,7 @@ def decode_items(model: torch.nn.Module, embeddings: torch.Tensor, items: list[T
                       torch.as_tensor(np.stack([lab for _, lab in prompts]), dtype=torch.int64, device=device))
         else:
             masks = torch.as_tensor(np.stack(prompts), dtype=torch.float32, device=device)
-        with torch.no_grad():
+        with torch.set_grad_enabled(prompt_grad):
             sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=masks)
         index = torch.as_tensor(chosen, device=device)
         logits, _ = decode_multi_image(model.mask_decoder, embeddings, index, model.prompt_encoder.get_dense_pe(),
