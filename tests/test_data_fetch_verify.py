@@ -261,7 +261,7 @@ def test_verify_names_missing_extra_and_unreadable_files(tmp_path, env):
     assert not report.ok
 
 
-def test_verify_deep_finds_truncated_pixels(tmp_path, env):
+def test_verify_deep_finds_truncated_pixels(tmp_path, env, capsys):
     data, _ = env
     install(data)
     image = data / "toy/toy/train/im/a.jpg"
@@ -272,7 +272,8 @@ def test_verify_deep_finds_truncated_pixels(tmp_path, env):
     Image.fromarray(mask).save(data / "toy/toy/train/gt/a.png")
     manifest = load_manifest(write_manifest(tmp_path))
     assert verify("toy", manifest=manifest).ok  # headers are intact
-    deep = verify("toy", manifest=manifest, deep=True)
+    deep = verify("toy", manifest=manifest, deep=True, progress=True)
+    assert "toy:" in capsys.readouterr().err  # a progress bar per split while decoding
     assert not deep.ok and any("a.jpg" in f.subject and "unreadable" in f.message for f in deep.findings)
 
 

@@ -110,7 +110,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     manifest = _manifest(args)
     _get(manifest, args.name)
     try:
-        report = verify(args.name, manifest=manifest, deep=args.deep)
+        report = verify(args.name, manifest=manifest, deep=args.deep, progress=True)
     except DataError as error:
         raise _error(str(error)) from error
     for line in report.lines():

@@ -20,6 +20,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from sam_repro.data.checksums import check_file
 from sam_repro.data.errors import DataError, LayoutError
 from sam_repro.data.fetch import install_marker
@@ -145,8 +147,9 @@ def _report_findings(report: VerifyReport, findings: list[Finding], limit: int) 
 
 
 def verify_dataset(info: DatasetInfo, *, data_root: str | os.PathLike | None = None, deep: bool = False,
-                   limit: int = 50) -> VerifyReport:
-    """Check the archives and every split of ``info`` (see the module docstring)."""
+                   limit: int = 50, progress: bool = False) -> VerifyReport:
+    """Check the archives and every split of ``info`` (see the module docstring); ``progress`` shows a progress bar
+    (stderr) per split while ``deep`` decodes its files."""
     root = info.root(data_root)
     report = VerifyReport(info.name, "dataset", root)
     _check_resources(info, report, root, data_root)
@@ -176,7 +179,8 @@ def verify_dataset(info: DatasetInfo, *, data_root: str | os.PathLike | None = N
                 decoded, mask_findings = 0, []
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", MaskEncodingWarning)  # reported per file below instead
-                    for sample in loader:
+                    for sample in tqdm(loader, total=len(loader), desc=f"{info.name}:{name}", unit="file",
+                                       disable=not progress, leave=False):
                         decoded += 1
                         mask_findings.extend(_mask_findings(sample, f"{info.name}:{name}"))
                 _report_problems(report, loader.skipped[before:], limit)
@@ -210,10 +214,10 @@ def verify_checkpoint(info: CheckpointInfo, *, weights_root: str | os.PathLike |
 
 
 def verify(name: str, *, manifest: Manifest | None = None, data_root: str | os.PathLike | None = None,
-           weights_root: str | os.PathLike | None = None, deep: bool = False) -> VerifyReport:
+           weights_root: str | os.PathLike | None = None, deep: bool = False, progress: bool = False) -> VerifyReport:
     """Verify the dataset or checkpoint ``name`` (see :func:`verify_dataset`, :func:`verify_checkpoint`)."""
     manifest = manifest or load_manifest()
     info = manifest.get(name)
     if isinstance(info, CheckpointInfo):
         return verify_checkpoint(info, weights_root=weights_root)
-    return verify_dataset(info, data_root=data_root, deep=deep)
+    return verify_dataset(info, data_root=data_root, deep=deep, progress=progress)
