@@ -69,21 +69,10 @@ def deform_conv2d(input: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | 
     y = base_y[None, None, None, :, None] + (ki * dil_h)[None, None, :, None, None] + offset[:, :, :, 0]
     x = base_x[None, None, None, None, :] + (kj * dil_w)[None, None, :, None, None] + offset[:, :, :, 1]
 
-    # bilinear weights of the four neighbours; a neighbour outside the image contributes 0
-    y0, x0 = torch.floor(y), torch.floor(x)
-    wy1, wx1 = y - y0, x - x0
-    wy0, wx0 = 1 - wy1, 1 - wx1
-    channels = input.view(n, offset_groups, c_in // offset_groups, height * width)
-    sampled = input.new_zeros(n, offset_groups, c_in // offset_groups, taps, out_h, out_w)
-    for dy, wy in ((0, wy0), (1, wy1)):
-        for dx, wx in ((0, wx0), (1, wx1)):
-            yy, xx = y0 + dy, x0 + dx
-            valid = (yy >= 0) & (yy <= height - 1) & (xx >= 0) & (xx <= width - 1)
-            index = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1)).long()  # (N, G, K, Ho, Wo)
-            gathered = torch.gather(channels, 3, index.view(n, offset_groups, 1, -1)
-                                    .expand(-1, -1, c_in // offset_groups, -1))
-            weight_map = (wy * wx * valid).view(n, offset_groups, 1, -1)
-            sampled = sampled + (gathered * weight_map).view_as(sampled)
+    if height > 1 and width > 1:
+        sampled = _sample_grid(input, y, x, offset_groups)
+    else:  # grid_sample's pixel scale 2 / (side - 1) is undefined on a side of 1
+        sampled = _sample_gather(input, y, x, offset_groups)
     if mask is not None:
         sampled = sampled * mask.view(n, offset_groups, 1, taps, out_h, out_w)
 
@@ -94,3 +83,41 @@ def deform_conv2d(input: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | 
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
+
+
+def _sample_grid(input: Tensor, y: Tensor, x: Tensor, offset_groups: int) -> Tensor:
+    """Bilinear samples (N, G, C / G, K, H_out, W_out) of ``input`` at rows ``y`` and columns ``x`` (N, G, K, H_out,
+    W_out) through ``F.grid_sample`` (``align_corners=True`` puts -1 and 1 on the first and last pixel centres; its
+    zero padding makes a neighbour outside the image count as 0, as torchvision does). Several times faster on a CPU
+    than four gathers."""
+    import torch.nn.functional as F
+
+    n, c_in, height, width = input.shape
+    _, groups, taps, out_h, out_w = y.shape
+    grid = torch.stack([2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1], dim=-1)  # (N, G, K, Ho, Wo, 2)
+    grid = grid.reshape(n * groups, taps * out_h, out_w, 2)
+    per_group = input.reshape(n * groups, c_in // groups, height, width)
+    sampled = F.grid_sample(per_group, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return sampled.view(n, groups, c_in // groups, taps, out_h, out_w)
+
+
+def _sample_gather(input: Tensor, y: Tensor, x: Tensor, offset_groups: int) -> Tensor:
+    """:func:`_sample_grid` by four explicit gathers with their bilinear weights (the reference it is tested
+    against, and the path for a side of 1)."""
+    n, c_in, height, width = input.shape
+    _, groups, taps, out_h, out_w = y.shape
+    y0, x0 = torch.floor(y), torch.floor(x)
+    wy1, wx1 = y - y0, x - x0
+    wy0, wx0 = 1 - wy1, 1 - wx1
+    channels = input.reshape(n, groups, c_in // groups, height * width)
+    sampled = input.new_zeros(n, groups, c_in // groups, taps, out_h, out_w)
+    for dy, wy in ((0, wy0), (1, wy1)):
+        for dx, wx in ((0, wx0), (1, wx1)):
+            yy, xx = y0 + dy, x0 + dx
+            valid = (yy >= 0) & (yy <= height - 1) & (xx >= 0) & (xx <= width - 1)
+            index = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1)).long()  # (N, G, K, Ho, Wo)
+            gathered = torch.gather(channels, 3, index.view(n, groups, 1, -1).expand(-1, -1, c_in // groups, -1))
+            weight_map = (wy * wx * valid).view(n, groups, 1, -1)
+            sampled = sampled + (gathered * weight_map).view_as(sampled)
+    return sampled
+
