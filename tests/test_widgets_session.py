@@ -314,9 +314,12 @@ def test_static_figure_has_a_panel_per_layer(scene) -> None:
 
 def test_extensions_are_picked_by_declared_capability() -> None:
     from sam_repro.widgets import registered_extensions
-    from sam_repro.widgets.extensions import AdaptationExtension, RefinementExtension, register_extension
+    from sam_repro.widgets.extensions import (
+        AdaptationExtension, CorrectionExtension, RefinementExtension, register_extension,
+    )
 
-    assert registered_extensions() == {"adapts": AdaptationExtension, "refines": RefinementExtension}
+    assert registered_extensions() == {"adapts": AdaptationExtension, "refines": RefinementExtension,
+                                       "corrects": CorrectionExtension}
     with pytest.raises(ValueError, match="already has"):
         register_extension("adapts", AdaptationExtension)
 
@@ -335,3 +338,33 @@ def test_dis_sam_shows_sams_coarse_mask_beside_its_refinement() -> None:
                                        "refined_pixels": int(np.count_nonzero(coarse.mask != update.mask))}
     assert session.undo().extras["dissam"] == {"coarse_iou": None, "refined_pixels": None}
     assert session.extensions[0].layers(session) == {}
+
+
+def test_pisam_clicks_on_a_held_box_go_to_its_interactor(scene) -> None:
+    """Pi-SAM (capability "corrects"): with a box held, clicks reach predict() as corrections (the box stays
+    SAM's prompt); without a box, or with an untrained interactor, they are SAM's points."""
+    image, _ = scene
+    segmenter = sam_repro.load_segmenter("pisam:micro", random_init=True, device="cpu")
+    calls = []
+    original = segmenter.predict
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    segmenter.predict = spy
+    session = PromptSession(segmenter, image)
+    session.click(30, 40)  # no box: SAM's point
+    assert "corrections" not in calls[-1] and session.clicks_routed_to == "sam"
+    session.set_box([10, 10, 60, 70])
+    update = session.click(35, 45, positive=False)  # box held, interactor untrained: refused, SAM's points
+    assert session.clicks_routed_to == "sam" and update.extras["pisam"]["clicks_to"] == "sam"
+    segmenter.model.mask_decoder.interactor_trained = True
+    update = session.click(40, 50)
+    last = calls[-1]
+    assert session.clicks_routed_to == "interactor" and update.extras["pisam"]["corrections"] == 2
+    assert last["box"].tolist() == [10, 10, 60, 70] and last.get("points") is None
+    np.testing.assert_array_equal(last["correction_labels"], [0, 1])
+    np.testing.assert_array_equal(last["corrections"], [[35, 45], [40, 50]])
+    drawn = session.extensions[0].points(session)
+    assert [label for _, _, label in drawn] == ["correction-", "correction+"]

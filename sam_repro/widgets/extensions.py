@@ -15,13 +15,14 @@ Registered today:
 * ``"refines"`` -> :class:`RefinementExtension` (DIS-SAM, ``dissam:*``, box only): SAM's coarse mask beside the
   refinement (``DisSamSegmenter.last_coarse``), and how many pixels the refinement changed.
 
-How the other papers' methods plug in (each adds one class here, or in its own module calling
-:func:`register_extension`, and declares the capability on its segmenter):
+Each family adds one class here, or in its own module calling :func:`register_extension`, and declares the
+capability on its segmenter.
 
-* Pi-SAM, capability ``"corrects"`` (the segmenter exists; its interactor is not trained yet): corrective clicks
-  reach its precise interactor only through ``predict(..., corrections=, correction_labels=)``, which the
-  interactive session does not pass. Its extension needs one more hook here, a click router (clicks after the
-  box become corrections), and reports which clicks were routed and draws them apart (``points``).
+* ``"corrects"`` -> :class:`CorrectionExtension` (Pi-SAM): the session's click router
+  (:class:`~sam_repro.widgets.session.HeldBox`) sends the clicks made on a held box to the precise interactor as
+  ``corrections``; the extension reports where they went and draws them apart.
+
+How the remaining papers' methods plug in:
 * Stable-SAM (a capability of its own, e.g. ``"deformable_sampling"``): its extension maps
   ``StableSamSegmenter.last_offsets`` ((B, 2, g, g), embedding-grid units) to image pixels and returns the
   sampling positions as ``points``.
@@ -213,5 +214,40 @@ class RefinementExtension(SessionExtension):
         return {} if self.coarse_mask is None else {"SAM's coarse mask": self.coarse_mask}
 
 
+class CorrectionExtension(SessionExtension):
+    """For methods with a corrective-click interactor (capability ``"corrects"``: Pi-SAM): where the session's
+    click router sent the last clicks (``"interactor"``: Pi-SAM's precise interactor, the box staying SAM's prompt;
+    ``"sam"``: SAM's points, without a box or with an untrained interactor) and how many, and the routed clicks
+    drawn apart as points labelled ``correction+`` / ``correction-``."""
+
+    name = "pisam"
+
+    def __init__(self, segmenter: "Segmenter"):
+        self.segmenter = segmenter
+        self.routed: str | None = None
+
+    def on_open(self, session: "PromptSession") -> None:
+        self.routed = None
+
+    def after_update(self, session: "PromptSession", action: str) -> dict[str, Any]:
+        self.routed = session.clicks_routed_to if session.points.size else None
+        count = 0 if self.routed != "interactor" else min(len(session.points), _max_routed())
+        return {"clicks_to": self.routed, "corrections": count}
+
+    def points(self, session: "PromptSession") -> list[tuple[float, float, str]]:
+        if self.routed != "interactor":
+            return []
+        chosen = slice(-_max_routed(), None)
+        return [(float(x), float(y), "correction+" if label else "correction-")
+                for (x, y), label in zip(session.points[chosen], session.labels[chosen])]
+
+
+def _max_routed() -> int:
+    from sam_repro.widgets.session import MAX_ROUTED_CORRECTIONS
+
+    return MAX_ROUTED_CORRECTIONS
+
+
 register_extension("adapts", AdaptationExtension)
+register_extension("corrects", CorrectionExtension)
 register_extension("refines", RefinementExtension)

@@ -63,12 +63,24 @@ class Update:
         return None if self.prediction is None else self.prediction.iou
 
 
+#: Pi-SAM's interactor takes at most this many corrective clicks; the router passes the latest ones.
+MAX_ROUTED_CORRECTIONS = 10
+
+
 class _HeldBoxPrompt:
     """The part of :class:`HeldBox` that does not depend on what it wraps: every ``predict`` without a box of
-    its own gets the held box (None: none), everything else is the wrapped segmenter's."""
+    its own gets the held box (None: none), everything else is the wrapped segmenter's.
+
+    **Click router** (capability ``"corrects"``, Pi-SAM): with a box held, the clicks are corrective clicks of the
+    box prediction, so they go to the method's interactor as ``corrections`` / ``correction_labels`` (a positive
+    click marks missed foreground, label 1; a negative one false foreground, label 0; the latest
+    :data:`MAX_ROUTED_CORRECTIONS`), the box stays SAM's prompt. Without a box, or while the interactor is untrained
+    (the method refuses corrections), the clicks are SAM's points as for any method. :attr:`routed` says what
+    happened on the last call (``"interactor"``, ``"sam"`` or ``None`` without clicks) for the demos' status."""
 
     inner: Segmenter
     box: np.ndarray | None
+    routed: str | None = None
 
     def set_image(self, image: np.ndarray) -> None:
         self.inner.set_image(image)
@@ -79,8 +91,19 @@ class _HeldBoxPrompt:
     def predict(self, points: np.ndarray | None = None, labels: np.ndarray | None = None,
                 box: np.ndarray | None = None, mask_input: np.ndarray | None = None,
                 multimask: bool = False) -> Prediction:
-        return self.inner.predict(points=points, labels=labels, box=self.box if box is None else box,
-                                  mask_input=mask_input, multimask=multimask)
+        box = self.box if box is None else box
+        self.routed = None if points is None else "sam"
+        if points is not None and box is not None and "corrects" in self.inner.capabilities:
+            try:
+                prediction = self.inner.predict(
+                    box=box, mask_input=mask_input, multimask=multimask,
+                    corrections=np.asarray(points)[-MAX_ROUTED_CORRECTIONS:],
+                    correction_labels=np.asarray(labels)[-MAX_ROUTED_CORRECTIONS:])
+                self.routed = "interactor"
+                return prediction
+            except RuntimeError:  # an untrained interactor refuses corrections: the clicks stay SAM's points
+                pass
+        return self.inner.predict(points=points, labels=labels, box=box, mask_input=mask_input, multimask=multimask)
 
     @property
     def capabilities(self) -> frozenset[str]:  # type: ignore[override]
@@ -200,6 +223,12 @@ class PromptSession:
         self._interactive = self._open()
 
     # -- state ---------------------------------------------------------------------------------------
+    @property
+    def clicks_routed_to(self) -> str | None:
+        """Where the last prediction's clicks went: ``"interactor"`` (a method with capability ``"corrects"``, a box
+        held), ``"sam"`` (SAM's points) or None (no clicks)."""
+        return self._held.routed
+
     @property
     def interactive(self) -> InteractiveSession:
         """The interactive session of the current object (the one the simulated user drives)."""
