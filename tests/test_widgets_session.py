@@ -318,8 +318,11 @@ def test_extensions_are_picked_by_declared_capability() -> None:
         AdaptationExtension, CorrectionExtension, RefinementExtension, register_extension,
     )
 
-    assert registered_extensions() == {"adapts": AdaptationExtension, "refines": RefinementExtension,
-                                       "corrects": CorrectionExtension}
+    assert set(registered_extensions()) == {"adapts", "refines", "corrects", "prompts_itself",
+                                            "deformable_sampling"}
+    assert registered_extensions()["adapts"] is AdaptationExtension
+    assert registered_extensions()["refines"] is RefinementExtension
+    assert registered_extensions()["corrects"] is CorrectionExtension
     with pytest.raises(ValueError, match="already has"):
         register_extension("adapts", AdaptationExtension)
 
@@ -368,3 +371,31 @@ def test_pisam_clicks_on_a_held_box_go_to_its_interactor(scene) -> None:
     np.testing.assert_array_equal(last["corrections"], [[35, 45], [40, 50]])
     drawn = session.extensions[0].points(session)
     assert [label for _, _, label in drawn] == ["correction-", "correction+"]
+
+
+def test_sampling_points_by_hand() -> None:
+    from sam_repro.widgets.extensions import sampling_points
+
+    offsets = np.zeros((2, 4, 4))
+    offsets[:, 1, 2] = (1.0, -0.5)  # cell (row 1, col 2) reads one cell right, half a cell up
+    points = sampling_points(offsets, (100, 200), 64, count=1)  # 16 px cells on a 64 px input; image 200 wide
+    assert points == [((2 + 0.5 + 1.0) * 16 * 200 / 64, (1 + 0.5 - 0.5) * 16 * 200 / 64, "sample")]
+
+
+def test_stable_sam_and_alignsam_show_where_they_look(scene) -> None:
+    image, _ = scene
+    stable = sam_repro.load_segmenter("stablesam:micro", random_init=True, device="cpu")
+    block = stable.plugin_block
+    with torch.no_grad():  # a plug-in that moves its samples (untrained ones sample in place)
+        block.dsp.offset_net[-1].bias[:2] = torch.tensor([0.7, -0.3])
+    session = PromptSession(stable, image)
+    update = session.set_box([100, 100, 200, 200])
+    status = update.extras["stablesam"]
+    assert status["max_offset"] > 0.1 and 0 <= status["alpha1"] <= 1
+    assert len(session.extensions[0].points(session)) == 16
+    align = sam_repro.load_segmenter("alignsam:micro", random_init=True, device="cpu", task="salient", steps=3)
+    session = PromptSession(align, image)
+    update = session.click(150, 150)
+    assert update.extras["alignsam"]["agent_points"] == 3
+    drawn = session.extensions[0].points(session)
+    assert [label[:7] for _, _, label in drawn] == ["agent 1", "agent 2", "agent 3"]

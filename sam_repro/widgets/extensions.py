@@ -242,6 +242,77 @@ class CorrectionExtension(SessionExtension):
                 for (x, y), label in zip(session.points[chosen], session.labels[chosen])]
 
 
+class SelfPromptingExtension(SessionExtension):
+    """For methods that place their own prompts (capability ``"prompts_itself"``: AlignSAM): the points its agent
+    placed after the person's, numbered in order (``agent 1+``, ``agent 2-`` ...: the sign is the label the SRM
+    gave), from the declared member ``last_run`` (:class:`~sam_repro.methods.alignsam.segmenter.SelfPrompted`);
+    the status says how many steps ran and where the first prompt came from."""
+
+    name = "alignsam"
+
+    def __init__(self, segmenter: "Segmenter"):
+        self.segmenter = segmenter
+        self.run = None
+
+    def on_open(self, session: "PromptSession") -> None:
+        self.run = None
+
+    def after_update(self, session: "PromptSession", action: str) -> dict[str, Any]:
+        self.run = getattr(self.segmenter, "last_run", None) if session.prediction is not None else None
+        if self.run is None:
+            return {"agent_points": 0}
+        return {"agent_points": len(self.run.actions), "first_prompt": self.run.initial_from}
+
+    def points(self, session: "PromptSession") -> list[tuple[float, float, str]]:
+        if self.run is None:
+            return []
+        placed = len(self.run.points) - len(self.run.actions)  # the agent's points come after the starting ones
+        return [(float(x), float(y), f"agent {k}{'+' if label else '-'}")
+                for k, ((x, y), label) in enumerate(zip(self.run.points[placed:], self.run.labels[placed:]), start=1)]
+
+
+class SamplingExtension(SessionExtension):
+    """For Stable-SAM (capability ``"deformable_sampling"``): where its layer-2 deformable sampling reads the image
+    features, as image points: the ``count`` embedding cells whose offsets are longest, each drawn at its sampled
+    position (cell centre + offset, in pixels of the original image); the status gives the mean and largest offset
+    (in cells) and the routing weight α1 of the last prompt."""
+
+    name = "stablesam"
+
+    def __init__(self, segmenter: "Segmenter", count: int = 16):
+        self.segmenter, self.count = segmenter, count
+        self.samples: list[tuple[float, float, str]] = []
+
+    def after_update(self, session: "PromptSession", action: str) -> dict[str, Any]:
+        offsets, alpha = self.segmenter.last_offsets, self.segmenter.last_alpha
+        if offsets is None or session.prediction is None:
+            self.samples = []
+            return {"alpha1": None, "mean_offset": None}
+        self.samples = sampling_points(offsets[-1], session.image.shape[:2], self.segmenter.model.image_encoder.img_size,
+                                       self.count)
+        length = np.hypot(offsets[-1, 0], offsets[-1, 1])
+        return {"alpha1": float(alpha[-1, 0]), "mean_offset": float(length.mean()), "max_offset": float(length.max())}
+
+    def points(self, session: "PromptSession") -> list[tuple[float, float, str]]:
+        return self.samples
+
+
+def sampling_points(offsets: np.ndarray, image_shape: tuple[int, int], input_size: int,
+                    count: int) -> list[tuple[float, float, str]]:
+    """The ``count`` longest offsets of a (2, g, g) field (x, y in cells) as sampled positions (x, y, "sample") in
+    the original image's pixels: cell (i, j) of the padded square input of ``input_size`` px reads at
+    ((j + 0.5 + dx) * input_size / g, (i + 0.5 + dy) * input_size / g), divided by the resize factor
+    input_size / max(H, W)."""
+    grid = offsets.shape[-1]
+    cell = input_size / grid
+    scale = max(image_shape) / input_size
+    length = np.hypot(offsets[0], offsets[1]).ravel()
+    chosen = np.argsort(-length, kind="stable")[:count]
+    rows, cols = np.unravel_index(chosen, (grid, grid))
+    return [(float((c + 0.5 + offsets[0, r, c]) * cell * scale), float((r + 0.5 + offsets[1, r, c]) * cell * scale),
+             "sample") for r, c in zip(rows, cols)]
+
+
 def _max_routed() -> int:
     from sam_repro.widgets.session import MAX_ROUTED_CORRECTIONS
 
@@ -250,4 +321,6 @@ def _max_routed() -> int:
 
 register_extension("adapts", AdaptationExtension)
 register_extension("corrects", CorrectionExtension)
+register_extension("prompts_itself", SelfPromptingExtension)
+register_extension("deformable_sampling", SamplingExtension)
 register_extension("refines", RefinementExtension)

@@ -29,7 +29,11 @@ class StableSamSegmenter(SamSegmenter):
 
     The ``decoder_ft`` ablation (no plug-ins, a fine-tuned decoder) loads through the same class; its options that
     need plug-ins raise.
+
+    Capability ``"deformable_sampling"``: the demos draw where layer 2 samples (:attr:`last_offsets`).
     """
+
+    capabilities = frozenset({"deformable_sampling"})
 
     def __init__(self, model: torch.nn.Module, provenance: dict[str, Any] | None = None, *, name: str | None = None,
                  engine: SamEngine | None = None, force_alpha: float | None = None, fuse_sam: bool = False):
