@@ -24,6 +24,14 @@ Writes, under ``out_dir``:
   segmenter info with checkpoint sha256, dataset name/split/fingerprint, protocol, seed, device,
   wall time, encoder passes).
 
+Shards (``shard_index`` / ``num_shards``, for plain evaluations spread over workers): shard ``i`` of ``n``
+evaluates the samples whose index is ``i`` modulo ``n`` in its own folder ``out_dir/shard-<i>-of-<n>/`` (its own
+records, run key, lock and summary: everything above holds per shard). An unsharded run into ``out_dir`` whose
+``records.jsonl`` does not exist yet adopts the records of shard folders written under the same run key (holding
+their locks while it reads them), so it only evaluates what the shards left undone and its summary covers every
+sample; :func:`load_records` merges the shard folders likewise when ``records.jsonl`` is absent. Runs that carry
+state from one sample to the next (hooks, an adapting segmenter) are never sharded.
+
 Objects are each mask of a sample (``Sample.masks``). The protocol (:class:`~sam_repro.eval.protocols.Protocol`)
 runs the segmenter on a sample; the metrics (:class:`~sam_repro.eval.scoring.MetricSpec`: the package's
 metric objects, each reading the binary mask, the probability map, the per-click IoUs or the image's
@@ -193,12 +201,59 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 def load_records(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The records of a finished (or interrupted) run under ``out_dir``, in index order, read-only: a torn last
     line is skipped (not repaired), and a sample index recorded more than once keeps its last record, with a
-    :class:`RecordsWarning` naming the index."""
+    :class:`RecordsWarning` naming the index. Without ``records.jsonl``, the records of the shard folders
+    (``shard-<i>-of-<n>/``, see the module docstring) merged."""
     path = Path(out_dir) / "records.jsonl"
     if not path.is_file():
-        return []
+        shards = shard_folders(out_dir)
+        merged = [r for folder in shards for r in load_records(folder)]
+        return sorted(_last_per_index(merged, Path(out_dir)), key=lambda r: r["index"]) if shards else []
     records, _ = _parse_records(path, path.read_text())
     return sorted(_last_per_index(records, path), key=lambda r: r["index"])
+
+
+def shard_folder(out_dir: str | os.PathLike, shard_index: int, num_shards: int) -> Path:
+    """The folder of shard ``shard_index`` of ``num_shards`` under ``out_dir``.
+
+    Raises:
+        ValueError: not ``0 <= shard_index < num_shards``.
+    """
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index must be in [0, num_shards), got {shard_index} of {num_shards}")
+    return Path(out_dir) / f"shard-{shard_index}-of-{num_shards}"
+
+
+def shard_folders(out_dir: str | os.PathLike) -> list[Path]:
+    """The shard folders under ``out_dir`` (``shard-<i>-of-<n>``), in shard order.
+
+    Raises:
+        ValueError: folders of two shardings (different ``n``) are mixed.
+    """
+    found = []
+    for folder in Path(out_dir).glob("shard-*-of-*"):
+        parts = folder.name.split("-")
+        if folder.is_dir() and len(parts) == 4 and parts[1].isdigit() and parts[3].isdigit():
+            found.append((int(parts[3]), int(parts[1]), folder))
+    if len({n for n, _, _ in found}) > 1:
+        raise ValueError(f"{out_dir}: shard folders of different shard counts {sorted({n for n, _, _ in found})}; "
+                         "delete the ones of the abandoned sharding")
+    return [folder for _, _, folder in sorted(found)]
+
+
+def _adopt_shards(out: Path, records_path: Path, run_key: Any) -> None:
+    """Gather into ``records_path`` the records of ``out``'s shard folders written under ``run_key`` (each shard's
+    lock held meanwhile: a shard still running raises :class:`RunLockedError`)."""
+    folders = shard_folders(out)
+    if not folders:
+        return
+    with contextlib.ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(_run_lock(folder))
+        adopted = [r for folder in folders if _read_run_key(folder / "run_key.json") == run_key
+                   for r in _read_records(folder / "records.jsonl")]
+        if adopted:
+            _rewrite_records(records_path, sorted(_last_per_index(adopted, out), key=lambda r: r["index"]))
+            write_json_atomic(out / "run_key.json", run_key)  # the adopted records are this configuration's
 
 
 def _read_run_key(path: Path) -> Any:
@@ -297,7 +352,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
              limit: int | None = None, hooks=(), progress: bool = True,
              noc_targets=((0.85, 20), (0.90, 20)), min_object_area: int = 0, min_object_fraction: float = 0.0,
              order_seed: int | None = None, max_objects: int | None = None,
-             retry_failed: bool = True) -> dict[str, Any]:
+             retry_failed: bool = True, shard_index: int = 0, num_shards: int = 1) -> dict[str, Any]:
     """Evaluate and write ``records.jsonl`` and ``summary.json`` under ``out_dir``; return the summary.
 
     The folder is locked for the whole call (see the module docstring): a second run into the same
@@ -323,6 +378,9 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
         retry_failed: on resume, run again the samples recorded as failed (their failed records are
             replaced); False keeps them as failed. A stateful run (hooks, adapting segmenter) with failed
             samples restarts from its first sample instead, as the hook state they saw is gone.
+        shard_index / num_shards: evaluate only the samples whose index is ``shard_index`` modulo ``num_shards``,
+            in ``out_dir/shard-<shard_index>-of-<num_shards>/`` (see the module docstring); the unsharded run
+            (``num_shards=1``, the default) adopts the shards' records.
 
     Returns:
         :func:`summarize`'s dict (``samples``, ``failed_samples``, ``failures``, ``objects``, ``metrics``) plus
@@ -330,7 +388,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
         (how many of them failed again; their errors are in ``failures``) and ``provenance``.
 
     Raises:
-        RunLockedError: another run holds ``out_dir``.
+        RunLockedError: another run holds ``out_dir`` (or, for an unsharded run adopting shards, a shard folder).
+        ValueError: a stateful run (hooks, an adapting segmenter) asked to be sharded, or a bad shard index.
     """
     from tqdm.auto import tqdm
 
@@ -339,7 +398,15 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
     if len(set(names)) != len(names):
         raise ValueError(f"metric names must be unique, got {names}")
     measurers = {spec.name: spec.factory() for spec in metrics}
+    stateful = bool(hooks) or "adapts" in segmenter.capabilities
     out = Path(out_dir)
+    if num_shards > 1:
+        if stateful:  # its state runs over the sample sequence: a shard would start from an unadapted model
+            raise ValueError("a run with hooks or an adapting segmenter carries state from sample to sample and "
+                             "cannot be sharded; shard over datasets or configurations instead")
+        out = shard_folder(out, shard_index, num_shards)
+    elif num_shards != 1 or shard_index != 0:
+        raise ValueError(f"num_shards must be >= 1 and shard_index 0 when unsharded, got {shard_index} of {num_shards}")
     out.mkdir(parents=True, exist_ok=True)
     with _run_lock(out):
         records_path = out / "records.jsonl"
@@ -354,13 +421,14 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
             "max_objects": max_objects, "order_seed": order_seed,
         }, default=str))
         key_path = out / "run_key.json"
+        if num_shards == 1 and not records_path.is_file():
+            _adopt_shards(out, records_path, run_key)
         if records_path.is_file() and _read_run_key(key_path) != run_key:
             records_path.unlink()  # records of another configuration (segmenter, protocol, data...): start over
         write_json_atomic(key_path, run_key)
         records = _read_records(records_path)
         retried = sorted(r["index"] for r in records if r.get("status") == "failed" and r["index"] < count) \
             if retry_failed else []
-        stateful = bool(hooks) or "adapts" in segmenter.capabilities
         if stateful and records and ({r["index"] for r in records} != set(range(count)) or retried):
             records_path.unlink()  # hook state of the interrupted (or failed) run is gone: start over
             records = []
@@ -375,7 +443,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
         passes_before = engine.stats.encoder_passes if engine is not None else None
         start = time.perf_counter()
         order = range(count) if order_seed is None else np.random.default_rng(order_seed).permutation(count).tolist()
-        todo = [i for i in order if i not in done]
+        todo = [i for i in order if i not in done and i % num_shards == shard_index]
         bar = tqdm(todo, disable=not progress or len(todo) < 5, unit="sample",
                    desc=f"{dataset.name}:{dataset.split} / {segmenter.name} / {protocol.name}")
         for index in bar:
@@ -397,7 +465,8 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
             _append(records_path, record)
             records.append(record)
         records.sort(key=lambda r: r["index"])
-        summary = summarize([r for r in records if r["index"] < count], metrics)
+        summary = summarize([r for r in records if r["index"] < count and r["index"] % num_shards == shard_index],
+                            metrics)
         still_failing = {f["index"] for f in summary["failures"]}
         summary["retried_samples"] = len(retried)
         summary["retried_still_failing"] = sum(index in still_failing for index in retried)
@@ -412,6 +481,7 @@ def evaluate(segmenter: Segmenter, dataset: SampleSet, protocol: Protocol,
             "min_object_fraction": min_object_fraction,
             "order_seed": order_seed,
             "max_objects": max_objects,
+            "shard": [shard_index, num_shards],
             "wall_seconds_this_run": round(time.perf_counter() - start, 3),
             "samples_this_run": len(todo),
             "encoder_passes_this_run": None if engine is None else engine.stats.encoder_passes - passes_before,

@@ -25,6 +25,10 @@ class Profile:
         parameters: overrides applied to every notebook (only those a notebook declares are injected).
         notebooks: per-notebook overrides, keyed by a glob over paths relative to ``notebooks/``.
         requires: ``{"backbones": [...], "datasets": [...]}`` that must be present before running.
+        shards: how notebooks split into parallel tasks, keyed by a glob like ``notebooks`` (see
+            :mod:`sam_repro.reproduce.tasks`): ``{"grid": [[list parameter, ...], ...], "once": {...}}`` for
+            row x dataset grids, ``{"samples": N}`` for notebooks that pass ``shard_index/num_shards`` to the
+            harness.
     """
 
     name: str
@@ -32,6 +36,15 @@ class Profile:
     parameters: dict[str, Any] = field(default_factory=dict)
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     requires: dict[str, list[str]] = field(default_factory=dict)
+    shards: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def shards_for(self, relative_path: str) -> dict[str, Any]:
+        """The shard specification of a notebook (the matching globs' entries merged; empty: one task)."""
+        merged: dict[str, Any] = {}
+        for pattern, spec in self.shards.items():
+            if fnmatch.fnmatch(relative_path, pattern):
+                merged.update(spec or {})
+        return merged
 
     def parameters_for(self, relative_path: str) -> dict[str, Any]:
         merged = dict(self.parameters)
@@ -60,7 +73,7 @@ def load_profile(name_or_path: str) -> Profile:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict) or "name" not in data:
         raise ValueError(f"profile file {path} must be a mapping with at least a 'name' key")
-    unknown = set(data) - {"name", "description", "parameters", "notebooks", "requires"}
+    unknown = set(data) - {"name", "description", "parameters", "notebooks", "requires", "shards"}
     if unknown:
         raise ValueError(f"profile file {path}: unknown keys {sorted(unknown)}")
     return Profile(
@@ -69,4 +82,5 @@ def load_profile(name_or_path: str) -> Profile:
         parameters=dict(data.get("parameters") or {}),
         notebooks={str(k): dict(v or {}) for k, v in (data.get("notebooks") or {}).items()},
         requires={str(k): list(v or []) for k, v in (data.get("requires") or {}).items()},
+        shards={str(k): dict(v or {}) for k, v in (data.get("shards") or {}).items()},
     )

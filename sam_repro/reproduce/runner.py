@@ -1,22 +1,38 @@
 """Execute the suite's notebooks with papermill under a profile, isolating failures.
 
-Executed notebooks go to ``results/<profile>/<path under notebooks/>``, each with a status record
-``<name>.status.json`` beside it. A notebook whose status is ``ok`` is skipped on the next run unless
-forced, so an interrupted run resumes where it stopped. A failing notebook is reported with the
-cell that failed; the others still run.
+A profile's work is a list of tasks (:mod:`sam_repro.reproduce.tasks`: a notebook, or a shard of one). Executed
+notebooks go to ``results/<profile>/<task stem>.ipynb``, each with a status record ``<stem>.status.json`` beside it
+(status, error, seconds, and where it ran: host, GPU names, ``CUDA_VISIBLE_DEVICES``, executor, job id). A task
+whose status is ``ok`` is skipped on the next run unless forced, so an interrupted run resumes where it stopped
+(inside a notebook the harness resumes from its per-sample records). A failing task is reported with the cell that
+failed; the others still run. While a task runs, its lock ``<stem>.lock`` (``filelock``, released by the OS when
+the process dies) is held, so two workers never execute the same task: the second reports it ``locked``.
+
+Tasks run one after another here (:func:`run_profile`, the ``local`` executor) or in parallel
+(:mod:`sam_repro.reproduce.executors`); either way SUMMARY.md is rebuilt from every file on disk
+(:mod:`sam_repro.reproduce.summary`).
 """
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import socket
+import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sam_repro.paths import REPO_ROOT
 from sam_repro.files import write_json_atomic
+from sam_repro.paths import REPO_ROOT, notebooks_dir as default_notebooks_dir, results_dir as default_results_dir
+from sam_repro.paths import work_dir
 from sam_repro.reproduce.profiles import Profile
+from sam_repro.reproduce.summary import (  # noqa: F401  (re-exported: the runner's former API)
+    collect_results, paper_sections, paper_vs_ours_section, summarize, write_summary,
+)
+from sam_repro.reproduce.tasks import Task, expand
+
 
 def _ipc_kernel_manager():
     """A kernel manager whose kernels talk over local IPC sockets instead of TCP on localhost.
@@ -24,36 +40,65 @@ def _ipc_kernel_manager():
     ipykernel warns on every TCP start that its traffic is unencrypted (one warning per notebook of a batch
     run); over IPC sockets (files in Jupyter's runtime directory) there is no network traffic to warn about,
     so the warning is gone at its source rather than filtered from the log.
+
+    Each kernel gets socket files of its own (``<tmp>/sam-repro-<random>-ipc-<n>``): jupyter_client's default,
+    ``kernel-ipc-<n>`` in the current directory, is shared by every kernel started from the same folder, so two
+    workers starting kernels at once would connect to each other's sockets ("Invalid Signature").
     """
+    import tempfile
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum
 
     class IpcKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
+        def _ip_default(self) -> str:
+            if self.transport != "ipc":
+                return super()._ip_default()
+            return os.path.join(tempfile.gettempdir(), f"sam-repro-{uuid.uuid4().hex[:16]}-ipc")
+
     return IpcKernelManager
 
 
+#: The checkout's folders (the defaults when no option or environment variable moves them; see sam_repro.paths).
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 RESULTS_DIR = REPO_ROOT / "results"
 
 
 @dataclass
 class NotebookRun:
-    """Outcome of one notebook under a profile."""
+    """Outcome of one task under a profile.
+
+    Attributes:
+        notebook: the task id (the notebook's path under ``notebooks/``, plus ``@<label>`` for a shard).
+        status: ``ok``, ``failed``, ``skipped`` (already complete) or ``locked`` (another worker runs it now).
+        where: host, pid, GPU names, ``CUDA_VISIBLE_DEVICES``, executor and job id of the worker.
+    """
 
     notebook: str
-    status: str  # "ok", "failed" or "skipped" (already complete)
+    status: str
     seconds: float = 0.0
     output: str = ""
     error: str = ""
     failed_cell: int | None = None
     parameters: dict[str, Any] | None = None
+    where: dict[str, Any] | None = None
 
 
-def discover(notebooks_dir: Path = NOTEBOOKS_DIR, only: str | None = None) -> list[Path]:
-    """Notebooks under ``notebooks_dir`` (sorted), optionally those whose relative path matches
-    ``only`` (a glob, or a plain substring such as ``tta``)."""
+def discover(notebooks_dir: Path | None = None, only: str | None = None) -> list[Path]:
+    """Notebooks under ``notebooks_dir`` (default :func:`sam_repro.paths.notebooks_dir`; sorted), optionally those
+    whose relative path matches ``only`` (a glob, or a plain substring such as ``tta``).
+
+    Raises:
+        FileNotFoundError: the folder does not exist (an installed package has no notebooks: the message says how
+            to point at them).
+    """
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    if not notebooks_dir.is_dir():
+        raise FileNotFoundError(f"notebooks folder {notebooks_dir} does not exist; pass --notebooks-dir or set "
+                                "SAM_REPRO_NOTEBOOKS to the notebooks/ folder of a sam-repro checkout")
     found = sorted(p for p in notebooks_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if only:
         def matches(path: Path) -> bool:
@@ -63,6 +108,13 @@ def discover(notebooks_dir: Path = NOTEBOOKS_DIR, only: str | None = None) -> li
     return found
 
 
+def profile_tasks(profile: Profile, *, notebooks_dir: Path | None = None, only: str | None = None,
+                  notebook: str | None = None) -> list[Task]:
+    """The tasks of ``profile`` over the (matching) notebooks; ``notebook``: one task id or notebook path."""
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    return expand(profile, discover(notebooks_dir, only), notebooks_dir, exact=notebook)
+
+
 def declared_parameters(notebook: Path) -> set[str]:
     """Names assigned in the notebook's ``parameters``-tagged cell."""
     import papermill
@@ -70,86 +122,163 @@ def declared_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)).keys())
 
 
-def run_notebook(notebook: Path, profile: Profile, *, notebooks_dir: Path = NOTEBOOKS_DIR,
-                 results_dir: Path = RESULTS_DIR, force: bool = False, kernel_name: str = "python3",
-                 cell_timeout: int | None = None, progress: bool = False, log_output: bool = False) -> NotebookRun:
-    """Execute one notebook under ``profile`` (skipped when already complete, unless ``force``).
+def visible_gpus() -> list[str] | None:
+    """Names of the GPUs this process may use (``nvidia-smi``, filtered by ``CUDA_VISIBLE_DEVICES`` when it holds
+    indices or UUIDs), or None without ``nvidia-smi`` (no NVIDIA GPU)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index,uuid,name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    gpus = [[part.strip() for part in line.split(",", 2)] for line in out.splitlines() if line.count(",") >= 2]
+    wanted = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if wanted is None:
+        return [name for _, _, name in gpus]
+    chosen = [w.strip() for w in wanted.split(",") if w.strip()]
+    return [name for index, uuid, name in gpus if index in chosen or uuid in chosen]
+
+
+def worker_info(executor: str = "local") -> dict[str, Any]:
+    """Where a task runs: host, pid, GPU names, ``CUDA_VISIBLE_DEVICES`` (None when unset), executor and the
+    SLURM job (``<array job>_<task>``, or the job id) when under SLURM."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = f"{job}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if job else os.environ.get("SLURM_JOB_ID")
+    return {"host": socket.gethostname(), "pid": os.getpid(), "gpu": visible_gpus(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "executor": executor, "job": job}
+
+
+def _status_ok(status_path: Path, output: Path) -> bool:
+    try:
+        previous = json.loads(status_path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(previous, dict) and previous.get("status") == "ok" and output.is_file()
+
+
+def run_task(task: Task, profile: Profile, *, notebooks_dir: Path | None = None, results_dir: Path | None = None,
+             force: bool = False, kernel_name: str = "python3", cell_timeout: int | None = None,
+             progress: bool = False, log_output: bool = False, executor: str = "local") -> NotebookRun:
+    """Execute one task under ``profile`` (skipped when already complete, unless ``force``), holding its lock.
 
     Args:
         progress: papermill's progress bar over the notebook's cells.
         log_output: stream the cells' output to the log as they run.
+        executor: recorded in the status (``local``, ``pool``, ``slurm``...).
+
+    Returns:
+        the outcome; ``locked`` when another process holds the task (nothing is written then).
     """
     import papermill
+    from filelock import FileLock, Timeout
 
-    rel = notebook.relative_to(notebooks_dir).as_posix()
-    out_dir = results_dir / profile.name
-    output = out_dir / rel
-    status_path = output.with_suffix(".status.json")
-    if not force and status_path.is_file():
-        import json
-
-        try:
-            previous = json.loads(status_path.read_text())
-        except ValueError:
-            previous = {}
-        if previous.get("status") == "ok" and output.is_file():
-            return NotebookRun(rel, "skipped", output=str(output))
-    declared = declared_parameters(notebook)
-    wanted = profile.parameters_for(rel)
-    if "output_dir" in declared:
-        wanted.setdefault("output_dir", str(out_dir / Path(rel).with_suffix("")))
-    parameters = {k: v for k, v in wanted.items() if k in declared}
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    root = (Path(results_dir) if results_dir is not None else default_results_dir()) / profile.name
+    output, status_path = task.output_notebook(root), task.status_path(root)
+    if not force and _status_ok(status_path, output):
+        return NotebookRun(task.id, "skipped", output=str(output))
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.ipynb")
-    start = time.perf_counter()
-    run = NotebookRun(rel, "ok", output=str(output), parameters=parameters)
+    lock = FileLock(task.lock_path(root))
     try:
-        papermill.execute_notebook(
-            str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name, cwd=str(REPO_ROOT),
-            progress_bar=progress, log_output=log_output, execution_timeout=cell_timeout,
-            **({"kernel_manager_class": _ipc_kernel_manager()} if os.name == "posix" else {}),  # no IPC on Windows
-        )
-    except papermill.PapermillExecutionError as error:
-        run.status, run.failed_cell = "failed", error.exec_count
-        run.error = f"{error.ename}: {error.evalue}"
-    except Exception as error:  # kernel died, bad notebook JSON, missing kernel...
-        run.status, run.error = "failed", f"{type(error).__name__}: {error}"
+        lock.acquire(blocking=False)
+    except Timeout:
+        holder = {}
+        try:
+            holder = json.loads(status_path.read_text()).get("where") or {}
+        except (OSError, ValueError, AttributeError):
+            pass
+        return NotebookRun(task.id, "locked", output=str(output), where=holder,
+                           error=f"running on host {holder.get('host')!r} (pid {holder.get('pid')})")
+    try:
+        if not force and _status_ok(status_path, output):  # finished by another worker while we looked
+            return NotebookRun(task.id, "skipped", output=str(output))
+        source = notebooks_dir / task.notebook
+        declared = declared_parameters(source)
+        wanted = {**profile.parameters_for(task.notebook), **task.shard}
+        if "output_dir" in declared:
+            wanted.setdefault("output_dir", str(task.output_dir(root)))
+        parameters = {k: v for k, v in wanted.items() if k in declared}
+        where = worker_info(executor)
+        run = NotebookRun(task.id, "ok", output=str(output), parameters=parameters, where=where)
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json_atomic(status_path, {**asdict(run), "status": "running", "task": task.id,
+                                        "notebook_path": task.notebook, "shard": task.shard, **where,
+                                        "started": started})
+        tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.ipynb")
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(source), str(tmp), parameters=parameters, kernel_name=kernel_name, cwd=str(work_dir()),
+                progress_bar=progress, log_output=log_output, execution_timeout=cell_timeout,
+                **({"kernel_manager_class": _ipc_kernel_manager()} if os.name == "posix" else {}),  # no IPC on Windows
+            )
+        except papermill.PapermillExecutionError as error:
+            run.status, run.failed_cell = "failed", error.exec_count
+            run.error = f"{error.ename}: {error.evalue}"
+        except Exception as error:  # kernel died, bad notebook JSON, missing kernel...
+            run.status, run.error = "failed", f"{type(error).__name__}: {error}"
+        finally:
+            run.seconds = round(time.perf_counter() - start, 2)
+            if tmp.exists():
+                os.replace(tmp, output)  # failed notebooks are kept too: their error cell is the report
+        write_json_atomic(status_path, {**asdict(run), "task": task.id, "notebook_path": task.notebook,
+                                        "shard": task.shard, **where, "started": started,
+                                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        return run
     finally:
-        run.seconds = round(time.perf_counter() - start, 2)
-        if tmp.exists():
-            os.replace(tmp, output)  # failed notebooks are kept too: their error cell is the report
-    write_json_atomic(status_path, asdict(run))
-    return run
+        lock.release()
+
+
+def run_notebook(notebook: Path, profile: Profile, *, notebooks_dir: Path | None = None,
+                 results_dir: Path | None = None, force: bool = False, kernel_name: str = "python3",
+                 cell_timeout: int | None = None, progress: bool = False, log_output: bool = False) -> NotebookRun:
+    """Execute one whole notebook (unsharded) under ``profile``: :func:`run_task` on its path."""
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    relative = Path(notebook).relative_to(notebooks_dir).as_posix()
+    return run_task(Task(relative, relative), profile, notebooks_dir=notebooks_dir, results_dir=results_dir,
+                    force=force, kernel_name=kernel_name, cell_timeout=cell_timeout, progress=progress,
+                    log_output=log_output)
+
+
+def report(index: int, total: int, run: NotebookRun) -> str:
+    """The log line of a finished task."""
+    detail = {"skipped": " (already complete)", "locked": f" ({run.error})"}.get(run.status, f" in {run.seconds:.1f} s")
+    line = f"[{index}/{total}] {run.notebook}: {run.status}{detail}"
+    if run.error and run.status == "failed":
+        line += f"\n    cell {run.failed_cell}: {run.error}"
+    return line
 
 
 def run_profile(profile: Profile, *, only: str | None = None, force: bool = False,
-                notebooks_dir: Path = NOTEBOOKS_DIR, results_dir: Path = RESULTS_DIR,
+                notebooks_dir: Path | None = None, results_dir: Path | None = None,
                 kernel_name: str = "python3", verbose: bool = True, progress: bool = False,
-                log_output: bool = False) -> list[NotebookRun]:
-    """Run every (matching) notebook under ``profile`` and write ``results/<profile>/SUMMARY.md``.
+                log_output: bool = False, notebook: str | None = None, tasks: list[Task] | None = None,
+                summary: bool = True) -> list[NotebookRun]:
+    """Run every (matching) task of ``profile`` one after another and rebuild ``results/<profile>/SUMMARY.md``.
 
-    The log gets one line when a notebook starts and one when it ends (status, seconds, the failing cell);
+    The log gets one line when a task starts and one when it ends (status, seconds, the failing cell);
     ``progress`` adds a bar over each notebook's cells, ``log_output`` streams their output.
-    """
-    notebooks = discover(notebooks_dir, only)
-    runs: list[NotebookRun] = []
-    for index, notebook in enumerate(notebooks, 1):
-        rel = notebook.relative_to(notebooks_dir).as_posix()
-        if verbose:
-            print(f"[{index}/{len(notebooks)}] {rel}: started {time.strftime('%H:%M:%S')}", flush=True)
-        run = run_notebook(notebook, profile, notebooks_dir=notebooks_dir, results_dir=results_dir,
-                           force=force, kernel_name=kernel_name, progress=progress, log_output=log_output)
-        if verbose:
-            detail = f" in {run.seconds:.1f} s" if run.status != "skipped" else " (already complete)"
-            print(f"[{index}/{len(notebooks)}] {rel}: {run.status}{detail}"
-                  + (f"\n    cell {run.failed_cell}: {run.error}" if run.error else ""), flush=True)
-        runs.append(run)
-    write_summary(profile, runs, results_dir)
-    from sam_repro.reproduce.site import build_index
 
-    index = build_index(results_dir / profile.name)
-    if verbose:
-        print(f"browsable results: {index}", flush=True)
+    Args:
+        notebook: run only this task id or notebook path (``--notebook``); tasks: run these instead.
+        summary: rebuild SUMMARY.md and the pages at the end (a worker running one task of many does not).
+    """
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
+    if tasks is None:
+        tasks = profile_tasks(profile, notebooks_dir=notebooks_dir, only=only, notebook=notebook)
+    runs: list[NotebookRun] = []
+    for index, task in enumerate(tasks, 1):
+        if verbose:
+            print(f"[{index}/{len(tasks)}] {task.id}: started {time.strftime('%H:%M:%S')}", flush=True)
+        run = run_task(task, profile, notebooks_dir=notebooks_dir, results_dir=results_dir, force=force,
+                       kernel_name=kernel_name, progress=progress, log_output=log_output)
+        if verbose:
+            print(report(index, len(tasks), run), flush=True)
+        runs.append(run)
+    if summary:
+        path = summarize(profile, results_dir)
+        if verbose:
+            print(f"browsable results: {path.parent / 'index.html'}", flush=True)
     return runs
 
 
@@ -196,108 +325,3 @@ def missing_requirements(profile: Profile) -> list[str]:
     return missing
 
 
-def collect_results(results_dir: Path, profile_name: str) -> dict[str, list]:
-    """Every ``results.json`` under ``results/<profile>``: paper -> [(notebook dir, rows, verdicts)]."""
-    from sam_repro.reproduce.results import RESULTS_FILE, read_results
-
-    found: dict[str, list] = {}
-    root = results_dir / profile_name
-    for path in sorted(root.rglob(RESULTS_FILE)) if root.is_dir() else []:
-        try:
-            paper, rows, verdicts = read_results(path)
-        except ValueError:
-            continue
-        found.setdefault(paper, []).append((path.parent.relative_to(root).as_posix(), rows, verdicts))
-    return found
-
-
-def paper_sections(results_dir: Path, profile_name: str) -> list[str]:
-    """SUMMARY.md sections: per paper, the claim verdicts over all its notebooks' rows and the
-    paper-vs-ours tables; papers with no results yet are listed as not run."""
-    from sam_repro.reproduce.claims import evaluate_claims
-    from sam_repro.reproduce.papers import paper_module
-    from sam_repro.reproduce.results import PAPER_TABLES_DIR, VERDICTS, ResultSet, comparison, paper_tables
-    from sam_repro.reproduce.tables import markdown_table
-
-    found = collect_results(results_dir, profile_name)
-    lines: list[str] = []
-    transcribed = {p.stem for p in PAPER_TABLES_DIR.glob("*.yaml")}
-    # the five papers always (not run until they have results), then baselines that wrote results (HQ-SAM)
-    for paper in sorted(transcribed) + sorted(p for p in set(found) - transcribed if paper_module(p) is not None):
-        module = paper_module(paper)
-        if paper in transcribed:
-            title = paper_tables(paper)["paper"].get("title", paper)
-        else:
-            title = getattr(module, "TITLE", paper) if module is not None else paper
-        lines += ["", f"## {paper}: {title}", ""]
-        if paper not in found:
-            claims = len(module.CLAIMS) if module else 0
-            lines.append(f"Not run: no notebook has produced results for this paper yet ({claims} claims defined, "
-                         "all not run).")
-            continue
-        rows = [row for _, paper_rows_, _ in found[paper] for row in paper_rows_]
-        sources = ", ".join(f"`{where}`" for where, _, _ in found[paper])
-        lines.append(f"From {sources}.")
-        if module is not None:
-            verdicts = evaluate_claims(module.CLAIMS, ResultSet(rows))
-            counts = ", ".join(f"{sum(v.status == s for v in verdicts)} {s}" for s in VERDICTS)
-            lines += ["", f"**Claims**: {counts}. Effects are paired differences (or ratios) with 95% bootstrap "
-                          "intervals over the objects (or repeats) behind them; a verdict is held or not held only "
-                          "when its interval decides it.", ""]
-            lines.append(markdown_table(
-                [{"claim": v.claim, "statement": v.statement, "verdict": v.status, "effect [95% interval]": v.effect_text,
-                  "n": v.n if v.n is not None else "–", "paper": v.paper_figure or "–"} for v in verdicts]))
-            lines += ["", "<details><summary>numbers behind each verdict</summary>", ""]
-            lines += [f"- claim {v.claim} ({v.status}): {v.detail.replace('|', '/')}" for v in verdicts]
-            lines += ["", "</details>"]
-            table_rows = [r for r in rows if r.table.startswith("table")]
-            if table_rows and paper in transcribed:
-                lines += paper_vs_ours_section(paper, comparison(paper, table_rows, module.row_key),
-                                               results_dir / profile_name)
-    return lines
-
-
-def paper_vs_ours_section(paper: str, cells: list[dict[str, Any]], root: Path) -> list[str]:
-    """SUMMARY lines relating our cells to the paper's: a figure (paper against ours, y = x), one row per table and
-    metric with the rank correlation and the share of row pairs ordered as in the paper, and every cell in a CSV
-    (``<paper>/paper_vs_ours.csv``) rather than in the summary."""
-    from sam_repro.reproduce.compare import CSV_FILE, FIGURE_FILE, plot, rank_agreement, write_csv
-    from sam_repro.reproduce.tables import markdown_table
-
-    folder = root / paper
-    write_csv(cells, folder / CSV_FILE)
-    figure = plot(cells, f"{paper}: the paper's numbers against ours (stand-ins)", folder / FIGURE_FILE)
-    lines = ["", f"**Paper vs ours**: {len(cells)} cells in [`{paper}/{CSV_FILE}`]({paper}/{CSV_FILE}) (paper: the "
-                 "published number; ours: on the stand-in). Absolute values are not comparable across worlds; what "
-                 "is: whether our cells rise and fall with the paper's (Spearman's rho) and whether each dataset's "
-                 "rows come in the paper's order.", ""]
-    if figure is not None:
-        lines += [f"![{paper}: paper vs ours]({paper}/{FIGURE_FILE})", ""]
-    lines.append(markdown_table(rank_agreement(cells), ["table", "metric", "cells", "spearman_rho", "row_pairs",
-                                                        "same_order"]))
-    return lines
-
-
-def write_summary(profile: Profile, runs: list[NotebookRun], results_dir: Path = RESULTS_DIR) -> Path:
-    """``results/<profile>/SUMMARY.md``: one row per notebook with its status and time, then per
-    paper the claim verdicts and the paper-vs-ours tables."""
-    lines = [
-        f"# Reproduction summary: profile `{profile.name}`",
-        "",
-        profile.description,
-        "",
-        "| notebook | status | seconds | error |",
-        "|---|---|---|---|",
-    ]
-    for run in runs:
-        error = (f"cell {run.failed_cell}: " if run.failed_cell else "") + run.error.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {run.notebook} | {run.status} | {run.seconds:.1f} | {error[:200]} |")
-    failed = sum(r.status == "failed" for r in runs)
-    lines += ["", f"{len(runs)} notebooks: {len(runs) - failed} ok or complete, {failed} failed."]
-    lines += paper_sections(results_dir, profile.name)
-    path = results_dir / profile.name / "SUMMARY.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path

@@ -47,12 +47,13 @@ def notebook_html(notebook: Path) -> Path:
 
 
 def summary_html(summary: Path) -> Path:
-    """Render ``SUMMARY.md`` (GitHub-style tables) to ``SUMMARY.html`` beside it."""
+    """Render ``SUMMARY.md`` (or another markdown page, e.g. ``RUNS.md``; GitHub-style tables) to ``<name>.html``
+    beside it."""
     import mistune
 
     render = mistune.create_markdown(plugins=["table"], escape=False)
-    target = summary.with_name(SUMMARY_HTML)
-    _write_atomic(target, _PAGE.format(title=html.escape(summary.parent.name + " summary"),
+    target = summary.with_suffix(".html")
+    _write_atomic(target, _PAGE.format(title=html.escape(f"{summary.parent.name} {summary.stem.lower()}"),
                                        body=render(summary.read_text(encoding="utf-8"))))
     return target
 
@@ -77,6 +78,10 @@ def build_index(profile_dir: str | os.PathLike) -> Path:
     if summary.is_file():
         summary_html(summary)
         head.append(f'<p><a href="{SUMMARY_HTML}">Summary: claim verdicts and paper vs ours</a></p>')
+    runs = root / "RUNS.md"
+    if runs.is_file():
+        summary_html(runs)
+        head.append('<p><a href="RUNS.html">Runs: where and how long each task ran</a></p>')
     body = (f"<h1>Results of profile <code>{html.escape(root.name)}</code></h1>" + "".join(head)
             + f"<h2>Executed notebooks ({len(notebooks)})</h2><ul>" + "".join(items) + "</ul>")
     index = root / INDEX_FILE
