@@ -311,3 +311,34 @@ register_weights(WeightsEntry(
          "tiny SAM (whose sha256 it records and checks at load time); not shipped yet: it waits for the retrained "
          "tiny SAM",
 ))
+
+
+ALIGN_PAPER = "Huang et al., AlignSAM: Aligning Segment Anything Model to Open Context via Reinforcement Learning, CVPR 2024"
+ALIGN_TRAIN_COMMAND = "sam-repro train alignsam"
+"""The command that trains the embedded world's AlignSAM parts (writes ``alignsam_tiny.pt``)."""
+CLIP_TRAIN_COMMAND = "sam-repro train tiny-clip"
+"""The command that trains the embedded world's CLIP (writes ``tiny_clip.pt``)."""
+
+register_weights(WeightsEntry(
+    "clip", "tiny",
+    CheckpointSpec(
+        filename="tiny_clip.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+        paper="sam-repro embedded world (open_clip's CLIP architecture, custom tiny config)",
+        shipped=SHIPPED_WEIGHTS_DIR / "tiny_clip.pt", regenerate=CLIP_TRAIN_COMMAND,
+    ),
+    note=f"the tiny CLIP of AlignSAM's explicit branch, trained by `{CLIP_TRAIN_COMMAND}` contrastively on captioned "
+         "synthetic images (multiclass, shadow, glass, blur; never salient); not shipped yet",
+))
+
+register_weights(WeightsEntry(
+    "alignsam", "tiny",
+    CheckpointSpec(
+        filename="alignsam_tiny.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+        paper="sam-repro embedded world (architecture reconstructed from " + ALIGN_PAPER + ")",
+        shipped=SHIPPED_WEIGHTS_DIR / "alignsam_tiny.pt", regenerate=ALIGN_TRAIN_COMMAND,
+    ),
+    tied_to=get_backbone("tiny").checkpoint.sha256,
+    note=f"parts file: per task an agent and both SRM branches, trained by `{ALIGN_TRAIN_COMMAND}` on top of the frozen "
+         "tiny SAM and tiny CLIP, whose sha256 it records and checks at load time; no official AlignSAM weights or "
+         "code exist. Not shipped yet: it waits for the retrained tiny SAM",
+))

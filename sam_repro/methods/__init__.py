@@ -68,6 +68,13 @@ def _register_builtin() -> None:
     from sam_repro.methods.dissam import DisSamSegmenter
 
     register_method("dissam", DisSamSegmenter.from_backbone)
+    from sam_repro.methods.tuning import TunedSamSegmenter
+
+    for kind, method in (("lora", "lora"), ("adapter", "adapter"), ("prompt", "ptsam")):
+        register_method(method, TunedSamSegmenter.factory(kind))
+    from sam_repro.methods.alignsam import AlignSamSegmenter
+
+    register_method("alignsam", AlignSamSegmenter.from_backbone)
 
 
 _register_builtin()

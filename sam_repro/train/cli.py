@@ -50,6 +50,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_config_options(stable, StableSamTrainConfig)
     _add_run_options(stable)
     stable.set_defaults(handler=_train_stable_sam)
+    from sam_repro.train.tiny_clip import TinyClipTrainConfig
+
+    clip = models.add_parser("tiny-clip", help="the tiny CLIP of AlignSAM's explicit branch (tiny_clip.pt)",
+                             description="Train the tiny CLIP contrastively on captioned synthetic images (multiclass, "
+                                         "shadow, glass, blur; never salient); every hyperparameter of "
+                                         "TinyClipTrainConfig is an option.")
+    _add_config_options(clip, TinyClipTrainConfig)
+    _add_run_options(clip)
+    clip.set_defaults(handler=_train_tiny_clip)
+    from sam_repro.train.alignsam import AlignSamTrainConfig
+
+    align = models.add_parser("alignsam", help="AlignSAM's agents and SRMs on the frozen tiny SAM and CLIP",
+                              description="Train AlignSAM's per-task PPO agents and both SRM branches on one rollout "
+                                          "(alignsam_tiny.pt); every hyperparameter of AlignSamTrainConfig is an "
+                                          "option; --stop-after counts episodes.")
+    _add_config_options(align, AlignSamTrainConfig)
+    _add_run_options(align)
+    align.set_defaults(handler=_train_alignsam)
     from sam_repro.train.dissam import DisSamTrainConfig
 
     dis = models.add_parser("dissam", aliases=["dis-sam"],
@@ -60,6 +78,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_config_options(dis, DisSamTrainConfig)
     _add_run_options(dis)
     dis.set_defaults(handler=_train_dis_sam)
+    from sam_repro.train.tuning import TuningTrainConfig
+
+    tuning = models.add_parser("tuning", help="Stable-SAM's PEFT baselines: LoRA, adapters, PT-SAM (--kind)",
+                               description="Train a parameter-efficient baseline (LoRA with peft, AdaptFormer "
+                                           "adapters, or PT-SAM's prompt tokens) on Stable-SAM's data, prompts and "
+                                           "steps; every hyperparameter of TuningTrainConfig is an option.")
+    _add_config_options(tuning, TuningTrainConfig)
+    _add_run_options(tuning)
+    tuning.set_defaults(handler=_train_tuning)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -134,6 +161,29 @@ def _train_dis_sam(args: argparse.Namespace) -> int:
     from sam_repro.train.dissam import DisSamTrainConfig, train_dis_sam
 
     path = train_dis_sam(_config_from(args, DisSamTrainConfig), resume=not args.no_resume, stop_after=args.stop_after)
+    return _report(path, args)
+
+
+def _train_tiny_clip(args: argparse.Namespace) -> int:
+    from sam_repro.train.tiny_clip import TinyClipTrainConfig, train_tiny_clip
+
+    path = train_tiny_clip(_config_from(args, TinyClipTrainConfig), resume=not args.no_resume,
+                           stop_after=args.stop_after)
+    return _report(path, args)
+
+
+def _train_alignsam(args: argparse.Namespace) -> int:
+    from sam_repro.train.alignsam import AlignSamTrainConfig, train_alignsam
+
+    path = train_alignsam(_config_from(args, AlignSamTrainConfig), resume=not args.no_resume,
+                          stop_after=args.stop_after)
+    return _report(path, args)
+
+
+def _train_tuning(args: argparse.Namespace) -> int:
+    from sam_repro.train.tuning import TuningTrainConfig, train_tuning
+
+    path = train_tuning(_config_from(args, TuningTrainConfig), resume=not args.no_resume, stop_after=args.stop_after)
     return _report(path, args)
 
 
