@@ -59,6 +59,14 @@ def _ipc_kernel_manager():
                 return super()._ip_default()
             return os.path.join(tempfile.gettempdir(), f"sam-repro-{uuid.uuid4().hex[:16]}-ipc")
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts the kernel before every shutdown; papermill shuts it down only after the
+            # last cell, so there is nothing to stop, and the interrupt racing a late message logged "KeyboardInterrupt
+            # caught in kernel" into the batch log. A cell that times out is still interrupted (not at shutdown).
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return IpcKernelManager
 
 
