@@ -179,6 +179,30 @@ def resolve_weights(entry: WeightsEntry, checkpoint: str | os.PathLike | None,
     )
 
 
+def resolve_method_weights(method: str, backbone: str, checkpoint: str | os.PathLike | None, *, label: str,
+                           alternatives: str) -> tuple[Path, str | None]:
+    """:func:`resolve_weights` for ``METHOD:BACKBONE``; a backbone without a registered file of ``method`` needs an
+    explicit ``checkpoint`` (then unchecked).
+
+    Args:
+        label: the method's name in messages (``HQ-SAM``...); alternatives: what else the caller can pass.
+
+    Raises:
+        WeightsNotFoundError: nothing registered and no file given, the file missing, or not on this machine.
+    """
+    entry = get_weights(method, backbone)
+    if entry is not None:
+        return resolve_weights(entry, checkpoint, missing_hint=alternatives)
+    if checkpoint is None:
+        registered = ", ".join(e.backbone for e in list_weights(method)) or "none"
+        raise WeightsNotFoundError(f"no {label} weights are registered for backbone {backbone!r} (registered: "
+                                   f"{registered}); {alternatives}")
+    path = Path(checkpoint).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"checkpoint={str(checkpoint)!r}: no such file")
+    return path, None
+
+
 def resolve_sam_weights(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[Path, str | None]:
     """:func:`resolve_weights` for plain SAM on ``backbone`` (a backbone without registered weights needs an
     explicit ``checkpoint``)."""

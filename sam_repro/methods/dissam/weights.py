@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from sam_repro.backbones.checkpoints import CheckpointError, WeightsNotFoundError, load_strict, read_checkpoint
-from sam_repro.backbones.checkpoints import read_state_dict, sha256_file
+from sam_repro.backbones.checkpoints import (
+    CheckpointError, load_strict, read_checkpoint, read_state_dict, sha256_file,
+)
 from sam_repro.backbones.parts import PARTS_FORMAT, check_base, save_parts_checkpoint
-from sam_repro.backbones.weights import DIS_TRAIN_COMMAND, get_weights, list_weights, resolve_sam_weights
-from sam_repro.backbones.weights import resolve_weights
+from sam_repro.backbones.weights import DIS_TRAIN_COMMAND, resolve_method_weights, resolve_sam_weights
 from sam_repro.methods.dissam.settings import OFFICIAL, DisSamSettings
 from sam_repro.methods.isnet import ISNet
 
@@ -90,18 +90,12 @@ def load_dissam_parts(backbone: str, checkpoint: str | os.PathLike | None, *,
     return isnet, settings, provenance
 
 
+
 def _resolve(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[Any, str | None]:
-    alternatives = "pass checkpoint=PATH (a DIS-SAM file: ours or the official dis_sam.pth) or random_init_isnet=True"
-    entry = get_weights("dissam", backbone)
-    if entry is not None:
-        return resolve_weights(entry, checkpoint, missing_hint=alternatives)
-    if checkpoint is None:
-        registered = ", ".join(e.backbone for e in list_weights("dissam")) or "none"
-        raise WeightsNotFoundError(f"no DIS-SAM weights are registered for backbone {backbone!r} (registered: "
-                                   f"{registered}); {alternatives}")
-    if not os.path.isfile(checkpoint):
-        raise WeightsNotFoundError(f"checkpoint={os.fspath(checkpoint)!r}: no such file")
-    return checkpoint, None
+    return resolve_method_weights(
+        "dissam", backbone, checkpoint, label="DIS-SAM",
+        alternatives="pass checkpoint=PATH (a DIS-SAM file: ours or the official dis_sam.pth) or "
+                     "random_init_isnet=True")
 
 
 def read_isnet_file(path: str | os.PathLike, in_ch: int = 3, width: float = 1.0) -> ISNet:

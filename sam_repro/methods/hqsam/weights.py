@@ -17,10 +17,10 @@ from torch import nn
 
 from sam_repro.backbones.build import PIXEL_MEAN, PIXEL_STD
 from sam_repro.backbones.checkpoints import (
-    CheckpointError, WeightsNotFoundError, load_strict, read_checkpoint, read_state_dict, sha256_file,
+    CheckpointError, load_strict, read_checkpoint, read_state_dict, sha256_file,
 )
 from sam_repro.backbones.weights import (
-    HQ_TRAIN_COMMAND, get_weights, list_weights, resolve_sam_weights, resolve_weights,
+    HQ_TRAIN_COMMAND, resolve_method_weights, resolve_sam_weights,
 )
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.backbones.specs import BackboneSpec
@@ -125,23 +125,14 @@ def load_hq_only_state(model: SamHQ, state: dict[str, torch.Tensor], source: str
     load_strict(model, {**sam_state, **state}, source)  # shapes are checked (and named) here
 
 
+
 def resolve_hq_checkpoint(backbone: str, checkpoint: str | os.PathLike | None) -> tuple["os.PathLike", str | None]:
     """The HQ-SAM file to load for ``backbone`` (the weights registry's ``hqsam:BACKBONE``, or an explicit
-    file) and the sha256 it must have (None: unchecked).
-
-    Raises:
-        WeightsNotFoundError: nothing registered and no file given, or not on this machine.
-    """
-    alternatives = ("pass checkpoint=PATH (an HQ-SAM state dict), random_init_hq=True (the backbone's SAM weights "
-                    "with freshly initialised HQ parts) or random_init=True")
-    entry = get_weights("hqsam", backbone)
-    if entry is None:
-        if checkpoint is not None:
-            return resolve_sam_weights(backbone, checkpoint)  # an explicit file, no registered digest
-        registered = ", ".join(e.backbone for e in list_weights("hqsam"))
-        raise WeightsNotFoundError(f"no HQ-SAM weights are registered for backbone {backbone!r} (registered: "
-                                   f"{registered}); {alternatives}")
-    return resolve_weights(entry, checkpoint, missing_hint=alternatives)
+    file) and the sha256 it must have (None: unchecked)."""
+    return resolve_method_weights(
+        "hqsam", backbone, checkpoint, label="HQ-SAM",
+        alternatives="pass checkpoint=PATH (an HQ-SAM state dict), random_init_hq=True (the backbone's SAM weights "
+                     "with freshly initialised HQ parts) or random_init=True")
 
 
 def load_hq_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike | None = None,

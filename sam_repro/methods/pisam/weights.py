@@ -26,7 +26,7 @@ from sam_repro.backbones.checkpoints import (
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.backbones.specs import BackboneSpec
 from sam_repro.backbones.weights import (
-    PI_TRAIN_COMMAND, get_weights, list_weights, resolve_sam_weights, resolve_weights,
+    PI_TRAIN_COMMAND, resolve_method_weights, resolve_sam_weights,
 )
 from sam_repro.device import resolve_device
 from sam_repro.methods.pisam.decoder import is_pi_parameter
@@ -88,23 +88,14 @@ def load_sam_part(model: SamPi, state: Mapping[str, torch.Tensor], source: str |
     load_strict(model, {**state, **pi_state}, source)
 
 
+
 def resolve_pi_checkpoint(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[os.PathLike, str | None]:
     """The Pi file to load for ``backbone`` (the registry's ``pisam:BACKBONE`` or an explicit file) and the
-    sha256 it must have (None: unchecked).
-
-    Raises:
-        WeightsNotFoundError: nothing registered and no file given, or not on this machine.
-    """
-    alternatives = ("pass checkpoint=PATH (a Pi-only file), random_init_pi=True (the backbone's SAM weights with "
-                    "freshly initialised Pi-SAM parts) or random_init=True")
-    entry = get_weights("pisam", backbone)
-    if entry is None:
-        if checkpoint is not None:
-            return resolve_sam_weights(backbone, checkpoint)  # an explicit file, no registered digest
-        registered = ", ".join(e.backbone for e in list_weights("pisam"))
-        raise WeightsNotFoundError(f"no Pi-SAM weights are registered for backbone {backbone!r} (registered: "
-                                   f"{registered}); {alternatives}")
-    return resolve_weights(entry, checkpoint, missing_hint=alternatives)
+    sha256 it must have (None: unchecked)."""
+    return resolve_method_weights(
+        "pisam", backbone, checkpoint, label="Pi-SAM",
+        alternatives="pass checkpoint=PATH (a Pi-only file), random_init_pi=True (the backbone's SAM weights with "
+                     "freshly initialised Pi-SAM parts) or random_init=True")
 
 
 def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike | None = None,

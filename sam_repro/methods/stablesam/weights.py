@@ -20,7 +20,7 @@ from sam_repro.backbones.parts import check_base, load_parts, read_parts_checkpo
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.backbones.specs import BackboneSpec
 from sam_repro.backbones.weights import (
-    STABLE_TRAIN_COMMAND, get_weights, list_weights, resolve_sam_weights, resolve_weights,
+    STABLE_TRAIN_COMMAND, resolve_method_weights, resolve_sam_weights,
 )
 from sam_repro.backbones.checkpoints import load_strict
 from sam_repro.device import resolve_device
@@ -66,26 +66,14 @@ def save_stable_parts(model: torch.nn.Module, path: str | os.PathLike, *, varian
                                  meta=info)
 
 
+
 def resolve_stable_checkpoint(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[Any, str | None]:
     """The Stable-SAM file for ``backbone`` (the registry's ``stablesam:BACKBONE`` or an explicit file) and its
-    expected sha256.
-
-    Raises:
-        WeightsNotFoundError: none registered and none given, or not on this machine (with how to get one).
-    """
-    alternatives = ("pass checkpoint=PATH (a Stable-SAM parts file) or "
-                    "random_init_plugins=True (SAM with untrained, identity plug-ins: plain SAM's masks)")
-    entry = get_weights("stablesam", backbone)
-    if entry is None:
-        if checkpoint is not None:
-            path = os.fspath(checkpoint)
-            if not os.path.isfile(path):
-                raise WeightsNotFoundError(f"checkpoint={path!r}: no such file")
-            return checkpoint, None
-        registered = ", ".join(e.backbone for e in list_weights("stablesam")) or "none"
-        raise WeightsNotFoundError(f"no Stable-SAM weights are registered for backbone {backbone!r} (registered: "
-                                   f"{registered}); {alternatives}")
-    return resolve_weights(entry, checkpoint, missing_hint=alternatives)
+    expected sha256."""
+    return resolve_method_weights(
+        "stablesam", backbone, checkpoint, label="Stable-SAM",
+        alternatives="pass checkpoint=PATH (a Stable-SAM parts file) or random_init_plugins=True (SAM with "
+                     "untrained, identity plug-ins: plain SAM's masks)")
 
 
 def load_stable_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike | None = None,
