@@ -136,3 +136,27 @@ def test_plugin_size_at_sams_width_matches_the_papers_count() -> None:
     count = sum(p.numel() for module in (DeformableSamplingPlugin(256, config), DynamicRoutingPlugin(256, config))
                 for p in module.parameters())
     assert 0.07e6 < count < 0.09e6
+
+
+def test_alpha_of_each_prompt_reaches_the_protocol_records() -> None:
+    """StableSamSegmenter.diagnostics() gives the last prompt's alpha_1, and the prompt protocols record it per draw
+    (what Table 6 averages); plain SAM records none."""
+    from sam_repro.data.sample import Sample
+    from sam_repro.eval.protocols import RepeatedPromptProtocol, points_protocol
+    from sam_repro.methods.stablesam import StableSamSegmenter
+
+    sam, stable = _pair()
+    _randomize_plugins(stable, seed=4)
+    segmenter = StableSamSegmenter(stable, {"backbone": "micro"})
+    gt = np.zeros((64, 64), bool)
+    gt[10:50, 12:40] = True
+    sample = Sample(id="s", image=np.random.default_rng(5).integers(0, 255, (64, 64, 3), dtype=np.uint8), masks=gt[None])
+    out = RepeatedPromptProtocol("p", points_protocol(2, multimask=False), draws=3).run(
+        segmenter, sample, [0], np.random.default_rng(0))
+    alphas = [o.record["alpha_1"] for o in out.objects]
+    assert len(set(alphas)) == 3 and all(0.0 < a < 1.0 for a in alphas)
+    segmenter.set_image(sample.image)
+    segmenter.predict(points=np.array([[20.0, 20.0]]), labels=np.array([1]))
+    assert segmenter.diagnostics()["alpha_1"] == pytest.approx(float(segmenter.last_alpha[0, 0]))
+    plain = points_protocol(1).run(SamSegmenter(sam), sample, [0], np.random.default_rng(0))
+    assert "alpha_1" not in plain.objects[0].record

@@ -139,7 +139,8 @@ class PromptProtocol(Protocol):
         outputs = []
         for k in objects:
             prediction = segmenter.predict(**self.prompts_for(sample.masks[k], rng))
-            outputs.append(ObjectOutput(k, prediction, prediction.mask, record={"predicted_iou": prediction.iou}))
+            outputs.append(ObjectOutput(k, prediction, prediction.mask,
+                                        record={"predicted_iou": prediction.iou, **segmenter.diagnostics()}))
         return SampleOutput(outputs)
 
 
@@ -167,11 +168,14 @@ class RepeatedPromptProtocol(Protocol):
         segmenter.set_image(sample.image)
         outputs = []
         for k in objects:
-            predictions = [segmenter.predict(**self.base.prompts_for(sample.masks[k], rng)) for _ in range(self.draws)]
+            predictions, diagnostics = [], []
+            for _ in range(self.draws):
+                predictions.append(segmenter.predict(**self.base.prompts_for(sample.masks[k], rng)))
+                diagnostics.append(segmenter.diagnostics())
             st = stable_sam_st_reconstruction(np.stack([p.mask for p in predictions])) if self.draws > 1 else None
-            for draw, prediction in enumerate(predictions):
+            for draw, (prediction, extra) in enumerate(zip(predictions, diagnostics)):
                 outputs.append(ObjectOutput(k, prediction, prediction.mask,
-                                            record={"draw": draw, "predicted_iou": prediction.iou,
+                                            record={"draw": draw, "predicted_iou": prediction.iou, **extra,
                                                     "st_reconstruction": st if draw == 0 else None}))
         return SampleOutput(outputs)
 

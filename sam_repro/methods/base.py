@@ -121,6 +121,11 @@ class Segmenter(ABC):
     def info(self) -> dict[str, Any]:
         """Provenance: method, backbone, checkpoint file and sha256, device, parameters."""
 
+    def diagnostics(self) -> dict[str, float]:
+        """Scalars the method computed in its last :meth:`predict`, recorded by the prompt protocols with each
+        object (Stable-SAM's routing weight ``alpha_1``); none by default."""
+        return {}
+
 
 class SamBacked(Segmenter):
     """A segmenter standing on a SAM-style model: the declared members that a method wrapping it (test-time

@@ -382,6 +382,9 @@ class TestTimeAdaptation(SamBacked, InteractionHooks):
         self._optimizer.step()
         self.decoder.eval()
 
+    def diagnostics(self) -> dict[str, float]:
+        return self.segmenter.diagnostics()  # the wrapped method's (e.g. Stable-SAM's alpha_1 per click)
+
     def info(self) -> dict[str, Any]:
         return {"method": "tta", "name": self.name, "tta": {"label": self.config.label, **vars(self.config)},
                 "wrapped": self.segmenter.info()}

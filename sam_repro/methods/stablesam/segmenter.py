@@ -110,6 +110,12 @@ class StableSamSegmenter(SamSegmenter):
         engine = SamEngine(model, weights_id=provenance.get("base_checkpoint_sha256"), **engine_options)
         return cls(model, provenance, engine=engine, force_alpha=force_alpha, fuse_sam=fuse_sam)
 
+    def diagnostics(self) -> dict[str, float]:
+        """``alpha_1``: the routing weight of the deformed keys for the last prompt (the paper's Table 6 averages it;
+        forced values are reported as forced). Absent for the ``decoder_ft`` variant and before a prediction."""
+        alpha = self.last_alpha
+        return {} if alpha is None else {"alpha_1": float(alpha[0, 0])}
+
     def info(self) -> dict[str, Any]:
         return {"method": "stablesam", "name": self.name, "force_alpha": self.force_alpha, "fuse_sam": self.fuse_sam,
                 **self.provenance}
