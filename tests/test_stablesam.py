@@ -160,3 +160,52 @@ def test_alpha_of_each_prompt_reaches_the_protocol_records() -> None:
     assert segmenter.diagnostics()["alpha_1"] == pytest.approx(float(segmenter.last_alpha[0, 0]))
     plain = points_protocol(1).run(SamSegmenter(sam), sample, [0], np.random.default_rng(0))
     assert "alpha_1" not in plain.objects[0].record
+
+
+def test_recorded_attention_is_what_layer_2_attends_with() -> None:
+    """last_attention (record_attention=True) times the layer's values, through the attention's output projection,
+    gives exactly the token-to-image attention's output (captured by a hook): the figures draw the real weights."""
+    _, stable = _pair()
+    _randomize_plugins(stable, seed=6)
+    block = plugin_block(stable)
+    block.record_attention = True
+    seen = {}
+
+    def hook(module, args, kwargs, output):
+        seen.update(v=kwargs["v"], out=output)
+
+    handle = block.cross_attn_token_to_image.register_forward_hook(hook, with_kwargs=True)
+    segmenter = SamSegmenter(stable)
+    segmenter.set_image(np.random.default_rng(7).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    segmenter.predict(box=np.array([8.0, 8.0, 50.0, 44.0]))
+    handle.remove()
+    attention = block.cross_attn_token_to_image
+    weights = block.last_attention
+    assert weights.shape[:2] == (1, attention.num_heads) and weights.shape[-1] == block.grid ** 2
+    torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
+    values = attention._separate_heads(attention.v_proj(seen["v"]), attention.num_heads)
+    rebuilt = attention.out_proj(attention._recombine_heads(weights @ values))
+    torch.testing.assert_close(rebuilt, seen["out"], atol=1e-5, rtol=1e-5)
+
+
+def test_attended_points_are_cell_centres_for_sam_and_sampled_positions_for_stable_sam() -> None:
+    from sam_repro.methods.stablesam import StableSamSegmenter
+    from sam_repro.methods.stablesam.attention import attended_points
+
+    _, stable = _pair()
+    _randomize_plugins(stable, seed=8)
+    segmenter = StableSamSegmenter(stable, {"backbone": "micro"})
+    segmenter.set_image(np.random.default_rng(9).integers(0, 255, (64, 48, 3), dtype=np.uint8))
+    cell = 128 / 8 * (64 / 128)  # micro: img 128, grid 8; the 64-px side is resized to 128
+    box = np.array([4.0, 6.0, 40.0, 50.0])
+    sam = attended_points(segmenter, box=box, top_k=64, as_sam=True)
+    assert sam.alpha_1 == 0.0 and segmenter.force_alpha is None  # restored
+    np.testing.assert_allclose(np.sort(np.unique(sam.xy[:, 0])), (np.arange(8) + 0.5) * cell)
+    assert np.all(np.diff(sam.scores) <= 0) and sam.scores.sum() == pytest.approx(1.0, abs=1e-5)
+    ours = attended_points(segmenter, box=box, top_k=64)
+    offsets = plugin_block(stable).last_offsets[0].numpy()
+    rows, cols = np.divmod(np.arange(64), 8)
+    expected = np.stack([cols + 0.5 + offsets[0].ravel(), rows + 0.5 + offsets[1].ravel()], 1) * cell
+    centre_of = {tuple(np.round(p, 4)) for p in expected}
+    assert {tuple(np.round(p, 4)) for p in ours.xy} == centre_of and 0.0 < ours.alpha_1 < 1.0
+    assert plugin_block(stable).record_attention is False

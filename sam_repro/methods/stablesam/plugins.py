@@ -38,6 +38,7 @@ figures (Table 6), a diagnostic only.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -184,6 +185,9 @@ class StableTwoWayAttentionBlock(TwoWayAttentionBlock):
         force_alpha: None, or α1 in [0, 1] used for every prompt (α2 = 1 - α1).
         last_alpha: (B, 2) α of the last forward (a diagnostic for the α-per-click figures).
         last_offsets: (B, 2, g, g) offsets of the last forward (the figures draw them).
+        record_attention: when True, each forward keeps :attr:`last_attention`, the (B, heads, tokens, g*g)
+            softmax weights of this layer's token-to-image attention (the figures draw where the output token looks;
+            with α1 forced to 0 they are plain SAM's). Off by default: it recomputes the attention's scores.
     """
 
     def __init__(self, embedding_dim: int, num_heads: int, mlp_dim: int, activation: type[nn.Module],
@@ -196,6 +200,8 @@ class StableTwoWayAttentionBlock(TwoWayAttentionBlock):
         self.force_alpha: float | None = None
         self.last_alpha: Tensor | None = None
         self.last_offsets: Tensor | None = None
+        self.record_attention = False
+        self.last_attention: Tensor | None = None
 
     @classmethod
     def from_block(cls, block: TwoWayAttentionBlock, grid: int, config: StablePluginConfig) -> "StableTwoWayAttentionBlock":
@@ -221,6 +227,15 @@ class StableTwoWayAttentionBlock(TwoWayAttentionBlock):
             return queries.new_tensor([a1, 1.0 - a1]).expand(queries.shape[0], 2)
         return self.drp(queries[:, self.plugin_config.routing_token])
 
+    def _attention_weights(self, q: Tensor, k: Tensor) -> Tensor:
+        """(B, heads, tokens, keys) softmax weights of the token-to-image attention, as segment_anything's
+        ``Attention.forward`` computes them."""
+        attention = self.cross_attn_token_to_image
+        with torch.no_grad():
+            qh = attention._separate_heads(attention.q_proj(q), attention.num_heads)
+            kh = attention._separate_heads(attention.k_proj(k), attention.num_heads)
+            return torch.softmax(qh @ kh.transpose(-2, -1) / math.sqrt(qh.shape[-1]), dim=-1)
+
     def forward(self, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor) -> tuple[Tensor, Tensor]:
         if self.skip_first_layer_pe:
             queries = self.self_attn(q=queries, k=queries, v=queries)
@@ -242,6 +257,8 @@ class StableTwoWayAttentionBlock(TwoWayAttentionBlock):
             pe_spatial = pe_spatial.expand(b, -1, -1, -1)
             pe = deformable_sample(pe_spatial, offsets, self.plugin_config.padding).flatten(2).transpose(1, 2)
         q = queries + query_pe
+        if self.record_attention:
+            self.last_attention = self._attention_weights(q, mixed + pe)
         queries = queries + self.cross_attn_token_to_image(q=q, k=mixed + pe, v=mixed)
         queries = self.norm2(queries)
 
