@@ -179,13 +179,18 @@ def test_missing_requirements_lists_what_and_how(tmp_path: Path, monkeypatch) ->
     monkeypatch.setenv("SAM_REPRO_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("SAM_REPRO_WEIGHTS", str(tmp_path / "weights"))
     profile = Profile("full", "x", requires={"backbones": ["vit_b", "tiny", "nope"], "datasets": ["camo"],
-                                              "checkpoints": ["sam_hq_vit_b"]})
+                                              "checkpoints": ["sam_hq_vit_b"],
+                                              "weights": ["stablesam:vit_l", "hqsam:tiny", "nope:tiny"]})
     missing = missing_requirements(profile)
     assert any(m.startswith("backbone vit_b") and "sam-repro weights fetch vit_b" in m for m in missing)
     assert not any(m.startswith("backbone tiny") for m in missing)  # shipped
     assert any(m.startswith("backbone nope") for m in missing)
     assert any(m.startswith("dataset camo") and "sam-repro data fetch camo" in m for m in missing)
     assert any(m.startswith("checkpoint sam_hq_vit_b") for m in missing)
+    assert any(m.startswith("weights stablesam:vit_l") and "sam-repro train stablesam --backbone vit_l" in m
+               for m in missing)  # user-trained plug-ins: how to make them
+    assert not any(m.startswith("weights hqsam:tiny") for m in missing)  # shipped
+    assert any(m.startswith("weights nope:tiny") and "not in the weights registry" in m for m in missing)
     assert missing_requirements(Profile("ci", "x")) == []
 
 

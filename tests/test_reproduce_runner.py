@@ -1,6 +1,7 @@
 """The papermill runner: parameters injected, failures isolated, completed notebooks skipped."""
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 
@@ -60,6 +61,19 @@ def test_failure_is_isolated_and_completed_notebooks_are_skipped(tree) -> None:
     assert [(r.notebook, r.status) for r in forced] == [("a/good.ipynb", "ok")]
 
 
+def test_a_profile_skips_notebooks_and_says_why(tree, capsys) -> None:
+    from sam_repro.reproduce.runner import profile_tasks, skipped_notebooks
+
+    notebooks, results = tree
+    profile = Profile(name="t", description="test", skip={"b/*": "evaluated with its authors' code at this scale"})
+    assert [t.notebook for t in profile_tasks(profile, notebooks_dir=notebooks)] == ["a/good.ipynb"]
+    assert skipped_notebooks(profile, notebooks_dir=notebooks) == {
+        "b/bad.ipynb": "evaluated with its authors' code at this scale"}
+    runs = run_profile(profile, notebooks_dir=notebooks, results_dir=results)
+    assert [r.notebook for r in runs] == ["a/good.ipynb"]
+    assert "skipped b/bad.ipynb: evaluated with its authors' code at this scale" in capsys.readouterr().out
+
+
 def test_the_full_profile_names_every_dataset_of_each_paper_table() -> None:
     """For every notebook that reproduces paper tables, the full profile's parameters name every dataset of
     those tables (a full run that silently skipped datasets would still 'pass')."""
@@ -79,3 +93,24 @@ def test_the_full_profile_names_every_dataset_of_each_paper_table() -> None:
                 assert wanted <= named, f"{notebook}: the full profile misses {sorted(wanted - named)} of {table}"
                 checked += 1
     assert checked >= 4  # the TTA tables at least
+
+
+@pytest.mark.parametrize("name", ["ci", "embedded", "full"])
+def test_profile_overrides_name_real_notebooks_and_their_parameters(name: str) -> None:
+    """Every per-notebook glob of a profile matches a notebook, and every parameter it sets is declared by each
+    notebook it matches (a misspelt parameter would be injected nowhere and the run would silently use the default).
+    Globs over many notebooks (``sam_tta/*``) need a parameter declared by at least one of them."""
+    from sam_repro.reproduce.runner import NOTEBOOKS_DIR, declared_parameters
+
+    profile = load_profile(name)
+    notebooks = [p.relative_to(NOTEBOOKS_DIR).as_posix() for p in discover(NOTEBOOKS_DIR)]
+    for pattern in [*profile.notebooks, *profile.shards, *profile.skip]:
+        assert any(fnmatch.fnmatch(n, pattern) for n in notebooks), f"{name}: {pattern!r} matches no notebook"
+    for pattern, overrides in profile.notebooks.items():
+        matched = [n for n in notebooks if fnmatch.fnmatch(n, pattern)]
+        declared = [declared_parameters(NOTEBOOKS_DIR / n) for n in matched]
+        for parameter in overrides:
+            if "*" in pattern:
+                assert any(parameter in d for d in declared), f"{name}: {pattern} sets undeclared {parameter!r}"
+            else:
+                assert parameter in declared[0], f"{name}: {pattern} sets {parameter!r}, which it does not declare"

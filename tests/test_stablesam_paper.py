@@ -15,10 +15,13 @@ def test_every_transcribed_row_of_tables_3_5_6_has_a_key() -> None:
     assert keys["table3"] == {f"{m} | {p}" for m in ("SAM", "HQ-SAM", "Stable-SAM") for p in ("noisy box", "user box")}
     assert "PT-SAM | 1 point" in keys["table5"] and "Stable-SAM | 20 points" in keys["table5"]
     assert keys["table6"] == {paper.point_row("Stable-SAM", n) for n in paper.POINT_COUNTS}
-    assert all(paper.row_key(e) is None for e in paper_rows("stablesam", "table1"))  # MESS keys itself
+    assert {paper.row_key(e) for e in paper_rows("stablesam", "table1")} == {
+        f"{m} | {p}" for m in ("SAM", "HQ-SAM", "Stable-SAM") for p in paper.MESS_PROMPTS}
 
 
 def test_pooled_dataset_names_are_the_papers() -> None:
+    assert {e["dataset"] for e in paper_rows("stablesam", "table1")} == {paper.MESS}
+    assert set(paper_rows("stablesam", "table1")[0]["values"]) == {*paper.MESS_DOMAINS, "Mean"}
     for table, name in paper.POOLED.items():
         rows = paper_rows("stablesam", table)
         assert not rows or {e["dataset"] for e in rows} == {name}
@@ -133,3 +136,31 @@ def test_forced_alpha_claims() -> None:
                                   float(values.mean()), "", n, values, units))
     results = ResultSet(rows + paper.pooled_rows(rows))
     assert _status(results, "11") == "held" and _status(results, "12") == "held"
+
+
+def test_image_class_miou_by_hand_and_mess_rows() -> None:
+    records = [{"index": 0, "sample_id": "a", "status": "ok",
+                "image_stats": {"voc_miou": {"intersect": [8, 2, 0], "union": [10, 4, 0], "label": [9, 3, 0],
+                                             "pred_label": [9, 3, 0]}}},
+               {"index": 1, "sample_id": None, "status": "failed"}]
+    units, values = paper.image_class_miou(records)
+    assert units == ["a"] and values == pytest.approx([65.0])  # (0.8 + 0.5) / 2, the absent class skipped
+    rows = {r.metric: r for r in paper.mess_rows("SAM | Noisy Box", {
+        "General": {"multiclass": (60.0, ["a", "b"], [50.0, 70.0])},
+        "Earth_Monitoring": {"rooftops": (40.0, ["c"], [40.0]), "boulders": (80.0, ["d"], [80.0])}})}
+    assert rows["General"].value == 60.0 and rows["Earth_Monitoring"].value == 60.0
+    assert rows["Mean"].value == pytest.approx(60.0) and rows["Mean"].units == (
+        "multiclass/a", "multiclass/b", "rooftops/c", "boulders/d")
+
+
+def test_mess_claims_follow_the_data() -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for prompt, gain in (("Oracle Point", 5.0), ("Random Point", 5.0), ("Noisy Box", 5.0), ("Oracle Box", 0.0)):
+        for method, shift in (("SAM", 0.0), ("HQ-SAM", -1.0), ("Stable-SAM", gain)):
+            cells = {d: {f"{d}-set": (50.0 + shift, [f"i{k}" for k in range(30)],
+                                      list(50.0 + shift + rng.normal(0, 0.5, 30) + np.arange(30)))}
+                     for d in paper.MESS_DOMAINS}
+            rows += paper.mess_rows(paper.box_row(method, prompt), cells)
+    results = ResultSet(rows)
+    assert _status(results, "13") == "held" and _status(results, "14") == "held" and _status(results, "15") == "held"

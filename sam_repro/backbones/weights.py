@@ -317,6 +317,20 @@ register_weights(WeightsEntry(
     note=f"plug-ins only (parts file): DSP and DRP trained by `{STABLE_TRAIN_COMMAND}` on top of the shipped tiny "
          "SAM, whose sha256 they record and check at load time. No official Stable-SAM weights exist",
 ))
+for _backbone in ("vit_b", "vit_l", "vit_h"):
+    # No official Stable-SAM weights exist: at full scale the user trains the plug-ins (on HQSeg-44K, GPU) and puts
+    # the file in the weights cache, where the full profile's `requires: weights` looks for it.
+    _file = f"stable_sam_{_backbone}.pt"
+    register_weights(WeightsEntry(
+        "stablesam", _backbone,
+        CheckpointSpec(filename=_file, url=None, sha256=None, size_bytes=None, license="Apache-2.0",
+                       paper="sam-repro reconstruction of " + STABLE_PAPER,
+                       regenerate=f"{STABLE_TRAIN_COMMAND} --backbone {_backbone} --datasets hqseg44k --train-split "
+                                  f"train --eval-dataset hqseg44k --eval-split dis_vd --output "
+                                  f"$SAM_REPRO_WEIGHTS/{_file} (GPU)"),
+        manifest_name="stablesam_weights",
+        note="user-trained plug-ins for the official SAM (no official Stable-SAM weights were released)",
+    ))
 
 
 PI_PAPER = "Liu et al., Segment Anything with Precise Interaction (Pi-SAM), ACM MM 2024"

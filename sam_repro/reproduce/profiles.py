@@ -29,6 +29,8 @@ class Profile:
             :mod:`sam_repro.reproduce.tasks`): ``{"grid": [[list parameter, ...], ...], "once": {...}}`` for
             row x dataset grids, ``{"samples": N}`` for notebooks that pass ``shard_index/num_shards`` to the
             harness.
+        skip: notebooks this profile does not run, keyed by a glob like ``notebooks``, each with the reason (e.g. a
+            benchmark evaluated with its authors' own code at full scale); the runner prints the reason.
     """
 
     name: str
@@ -37,6 +39,14 @@ class Profile:
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     requires: dict[str, list[str]] = field(default_factory=dict)
     shards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skip: dict[str, str] = field(default_factory=dict)
+
+    def skip_reason(self, relative_path: str) -> str | None:
+        """Why this profile does not run a notebook (None: it runs it)."""
+        for pattern, reason in self.skip.items():
+            if fnmatch.fnmatch(relative_path, pattern):
+                return reason
+        return None
 
     def shards_for(self, relative_path: str) -> dict[str, Any]:
         """The shard specification of a notebook (the matching globs' entries merged; empty: one task)."""
@@ -73,7 +83,7 @@ def load_profile(name_or_path: str) -> Profile:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict) or "name" not in data:
         raise ValueError(f"profile file {path} must be a mapping with at least a 'name' key")
-    unknown = set(data) - {"name", "description", "parameters", "notebooks", "requires", "shards"}
+    unknown = set(data) - {"name", "description", "parameters", "notebooks", "requires", "shards", "skip"}
     if unknown:
         raise ValueError(f"profile file {path}: unknown keys {sorted(unknown)}")
     return Profile(
@@ -83,4 +93,5 @@ def load_profile(name_or_path: str) -> Profile:
         notebooks={str(k): dict(v or {}) for k, v in (data.get("notebooks") or {}).items()},
         requires={str(k): list(v or []) for k, v in (data.get("requires") or {}).items()},
         shards={str(k): dict(v or {}) for k, v in (data.get("shards") or {}).items()},
+        skip={str(k): str(v) for k, v in (data.get("skip") or {}).items()},
     )

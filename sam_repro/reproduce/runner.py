@@ -118,9 +118,20 @@ def discover(notebooks_dir: Path | None = None, only: str | None = None) -> list
 
 def profile_tasks(profile: Profile, *, notebooks_dir: Path | None = None, only: str | None = None,
                   notebook: str | None = None) -> list[Task]:
-    """The tasks of ``profile`` over the (matching) notebooks; ``notebook``: one task id or notebook path."""
+    """The tasks of ``profile`` over the (matching) notebooks it does not skip (``Profile.skip``); ``notebook``: one
+    task id or notebook path."""
     notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
-    return expand(profile, discover(notebooks_dir, only), notebooks_dir, exact=notebook)
+    kept = [p for p in discover(notebooks_dir, only)
+            if profile.skip_reason(p.relative_to(notebooks_dir).as_posix()) is None]
+    return expand(profile, kept, notebooks_dir, exact=notebook)
+
+
+def skipped_notebooks(profile: Profile, *, notebooks_dir: Path | None = None,
+                      only: str | None = None) -> dict[str, str]:
+    """Relative path -> reason, for the (matching) notebooks ``profile`` skips."""
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    found = {p.relative_to(notebooks_dir).as_posix(): None for p in discover(notebooks_dir, only)}
+    return {rel: reason for rel in found if (reason := profile.skip_reason(rel)) is not None}
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -274,6 +285,9 @@ def run_profile(profile: Profile, *, only: str | None = None, force: bool = Fals
     results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
     if tasks is None:
         tasks = profile_tasks(profile, notebooks_dir=notebooks_dir, only=only, notebook=notebook)
+        if verbose and notebook is None:
+            for rel, reason in skipped_notebooks(profile, notebooks_dir=notebooks_dir, only=only).items():
+                print(f"skipped {rel}: {reason}", flush=True)
     runs: list[NotebookRun] = []
     for index, task in enumerate(tasks, 1):
         if verbose:
@@ -293,13 +307,23 @@ def run_profile(profile: Profile, *, only: str | None = None, force: bool = Fals
 def missing_requirements(profile: Profile) -> list[str]:
     """What ``profile.requires`` names that is not on this machine, each with how to get it.
 
-    ``requires`` keys: ``backbones`` (registry names: shipped or cached weights), ``checkpoints`` and
-    ``datasets`` (names in ``data_manifest.yaml``). Unknown names are reported too.
+    ``requires`` keys: ``backbones`` (registry names: shipped or cached weights), ``weights`` (``METHOD:BACKBONE``
+    entries of the weights registry, e.g. user-trained plug-ins), ``checkpoints`` and ``datasets`` (names in
+    ``data_manifest.yaml``). Unknown names are reported too.
     """
     from sam_repro.backbones.registry import get_backbone
     from sam_repro.backbones.weights import get_weights, locate_weights
 
     missing: list[str] = []
+    for name in profile.requires.get("weights", []):
+        method, _, backbone = name.partition(":")
+        entry = get_weights(method, backbone)
+        if entry is None:
+            missing.append(f"weights {name}: not in the weights registry (`sam-repro weights list`)")
+        elif locate_weights(entry) is None:
+            how = (f"run `sam-repro weights fetch {name}`" if entry.checkpoint.url
+                   else f"make it: {entry.checkpoint.regenerate}" if entry.checkpoint.regenerate else "see its note")
+            missing.append(f"weights {name}: {entry.checkpoint.filename} not found; {how}")
     for name in profile.requires.get("backbones", []):
         try:
             spec = get_backbone(name)

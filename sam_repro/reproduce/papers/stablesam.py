@@ -15,6 +15,11 @@ Tables and our row keys (``paper_tables/stablesam.yaml``):
   std of an object's IoU over its K draws, averaged over objects: what the stability claim bootstraps over).
 * ``table6``: ``"Stable-SAM | <n> point(s)"``, metric ``alpha_1`` (the routing weight of the deformed keys).
 * ``table7`` (no numbers transcribed): ``"Stable-SAM | <n> point(s) | alpha_1=<a>"``, metric ``mIoU``.
+* ``table1`` (MESS, zero-shot semantic maps): ``"<method> | <prompt>"`` with the paper's prompt names (``Oracle
+  Point``, ``Random Point``, ``Oracle Box``, ``Noisy Box``), dataset ``MESS (22 datasets)``, one metric per domain
+  and ``Mean`` (dataset-count-weighted, as printed). A cell is the mean over the domain's stand-ins of their
+  dataset-accumulated class mIoU; its per-unit values are per-image class mIoUs (units ``<dataset>/<sample>``), so
+  the MESS claims pair images, a per-image proxy of the accumulated figure.
 
 Datasets: each HQ stand-in by its paper name, plus the pooled row under the paper's own dataset string (the
 paper averages its four HQ sets), so SUMMARY.md pairs it with the printed number. All point and box prompts are
@@ -67,12 +72,21 @@ def point_row(method: str, n: int, alpha: float | None = None) -> str:
     return f"{method} | {point_label(n)}" + ("" if alpha is None else f" | alpha_1={alpha:g}")
 
 
+MESS = "MESS (22 datasets)"
+MESS_PROMPTS = {"Oracle Point": "oracle_point", "Random Point": "random_point", "Oracle Box": "box",
+                "Noisy Box": "noisy_box"}
+"""The paper's prompt names (Table 1) -> :class:`~sam_repro.eval.mess.MessProtocol`'s prompt kinds."""
+MESS_DOMAINS = ("General", "Earth_Monitoring", "Medical_Sciences", "Engineering", "Agriculture_Biology")
+
+
 def row_key(entry: dict[str, Any]) -> str | None:
-    """Our row key of a transcribed row (None for MESS's Table 1, which our MESS notebook keys itself)."""
+    """Our row key of a transcribed row."""
     method = _METHODS.get(entry.get("method", ""))
     config = entry.get("config") or {}
     if method is None:
         return None
+    if entry.get("dataset") == MESS:
+        return box_row(method, str(config.get("prompt")))
     if "num_points" in config:
         return point_row(method, int(config["num_points"]))
     prompt = str(config.get("prompt", ""))
@@ -163,6 +177,43 @@ def pooled_rows(rows: Sequence[ResultRow]) -> list[ResultRow]:
         out.append(ResultRow("stablesam", table, POOLED[table], row, metric, value,
                              " + ".join(m.stand_in for m in members), sum(m.n or 0 for m in members), values, units))
     return out
+
+
+def image_class_miou(records: Iterable[dict[str, Any]], metric: str = "voc_miou",
+                     scale: float = 100.0) -> tuple[list[str], list[float]]:
+    """Per image, the mean over classes present in its ground truth or prediction (union > 0) of I/U, from the
+    per-image counts a :class:`~sam_repro.metrics.VOCMeanIoU` run records (``image_stats[metric]``): sample ids and
+    values (x ``scale``)."""
+    units, values = [], []
+    for record in records:
+        if record.get("status") != "ok" or metric not in (record.get("image_stats") or {}):
+            continue
+        stats = record["image_stats"][metric]
+        intersect, union = np.asarray(stats["intersect"], float), np.asarray(stats["union"], float)
+        present = union > 0
+        if present.any():
+            units.append(str(record["sample_id"]))
+            values.append(scale * float(np.mean(intersect[present] / union[present])))
+    return units, values
+
+
+def mess_rows(row: str, cells: dict[str, dict[str, tuple[float, list[str], list[float]]]]) -> list[ResultRow]:
+    """Table 1 rows of one (method, prompt): ``cells`` maps domain -> stand-in -> (dataset class mIoU x100, image
+    units, per-image class mIoUs). A domain's value is the mean over its stand-ins; ``Mean`` weighs every stand-in
+    alike (the paper's Mean weighs its 22 datasets alike)."""
+    rows, all_values, all_units, all_cells = [], [], [], []
+    for domain, sets in cells.items():
+        values = [v for _, (_, _, vs) in sets.items() for v in vs]
+        units = [f"{name}/{u}" for name, (_, us, _) in sets.items() for u in us]
+        rows.append(ResultRow("stablesam", "table1", MESS, row, domain, float(np.mean([c for c, _, _ in sets.values()])),
+                              " + ".join(sets), len(values), values, units))
+        all_values += values
+        all_units += units
+        all_cells += [c for c, _, _ in sets.values()]
+    if all_cells:
+        rows.append(ResultRow("stablesam", "table1", MESS, row, "Mean", float(np.mean(all_cells)),
+                              f"{len(all_cells)} stand-ins", len(all_values), all_values, all_units))
+    return rows
 
 
 # -- claims ----------------------------------------------------------------------------------------------------
@@ -300,6 +351,36 @@ def one_point_more_sensitive(results: ResultSet, precise: int = 10) -> Verdict:
                          description=f"effect of alpha_1 {high:g} vs {low:g}: 1 point > {precise} points")
 
 
+def mess_best_with_poor_prompts(results: ResultSet) -> Verdict:
+    """On MESS's Mean, Stable-SAM above SAM and HQ-SAM with each poor prompt (oracle point, random point, noisy box);
+    paired over images."""
+    cases = [Case(f"{prompt} vs {rival}", a, b) for prompt in ("Oracle Point", "Random Point", "Noisy Box")
+             for rival in ("SAM", "HQ-SAM")
+             if (a := results.row("table1", MESS, box_row("Stable-SAM", prompt), "Mean")) is not None
+             and (b := results.row("table1", MESS, box_row(rival, prompt), "Mean")) is not None]
+    return compare_cases(cases, lower_is_claimed=False, description="MESS Mean, Stable-SAM > rival")
+
+
+def mess_noisy_box_domains(results: ResultSet) -> Verdict:
+    """With noisy boxes Stable-SAM above SAM in most MESS domains (paired over images)."""
+    cases = [Case(domain, a, b) for domain in MESS_DOMAINS
+             if (a := results.row("table1", MESS, box_row("Stable-SAM", "Noisy Box"), domain)) is not None
+             and (b := results.row("table1", MESS, box_row("SAM", "Noisy Box"), domain)) is not None]
+    return compare_cases(cases, lower_is_claimed=False, required="majority",
+                         description="MESS noisy box, Stable-SAM > SAM per domain")
+
+
+def mess_oracle_box_within(margin: float):
+    def check(results: ResultSet) -> Verdict:
+        a = results.row("table1", MESS, box_row("Stable-SAM", "Oracle Box"), "Mean")
+        b = results.row("table1", MESS, box_row("SAM", "Oracle Box"), "Mean")
+        if a is None or b is None:
+            return _none("MESS oracle-box rows not measured")
+        return compare_mean("MESS Mean Stable-SAM - SAM (oracle box)", difference_row(a, b, "difference"), -margin,
+                            above=True)
+    return check
+
+
 CLAIMS: list[Claim] = [
     Claim(PAPER, "1", "With noisy boxes (scale 0.4), Stable-SAM has a higher mIoU than SAM on every HQ set.",
           beats_on_every_set("table3", "mIoU", box_row("Stable-SAM", "noisy box"), box_row("SAM", "noisy box")),
@@ -329,4 +410,11 @@ CLAIMS: list[Claim] = [
           "Table 7 (numbers not in the extraction; prose)"),
     Claim(PAPER, "12", "Forcing alpha_1 matters more for one point than for ten.", one_point_more_sensitive,
           "Table 7 (numbers not in the extraction; prose)"),
+    Claim(PAPER, "13", "On MESS, Stable-SAM has a higher Mean than SAM and HQ-SAM with every poor prompt (oracle "
+          "point, random point, noisy box).", mess_best_with_poor_prompts,
+          "51.15 / 45.49 / 62.13 vs SAM 49.67 / 44.34 / 59.24 and HQ-SAM 49.58 / 44.92 / 55.81 (Table 1)"),
+    Claim(PAPER, "14", "On MESS with oracle boxes, Stable-SAM's Mean is within 1 point of SAM's.",
+          mess_oracle_box_within(1.0), "74.21 vs 74.74 (Table 1)"),
+    Claim(PAPER, "15", "On MESS with noisy boxes, Stable-SAM beats SAM in most domains.", mess_noisy_box_domains,
+          "4 of 5 domains (Table 1)"),
 ]
