@@ -125,3 +125,26 @@ def test_a_lost_run_continues_from_its_partial_weights(tmp_path: Path) -> None:
     assert train_tiny_sam(moved, resume=True, progress=False) is not None
     with pytest.raises(ValueError, match="partial.pt"):
         train_tiny_sam(_config(tmp_path / "c", lr=1e-4, init_from=str(partial)), resume=True, progress=False)
+
+
+def test_a_run_ends_early_with_its_tail_compressed(tmp_path: Path) -> None:
+    """end_at set while resuming: the run stops there, the learning rate goes on from the schedule's value without a
+    jump and reaches the floor at the new end, later resumes keep the recorded start, and the meta says so."""
+    from sam_repro.backbones.checkpoints import read_checkpoint
+    from sam_repro.train.tiny_sam import _lr_factor
+
+    config = _config(tmp_path, steps=12)
+    assert train_tiny_sam(config, resume=False, progress=False, stop_after=4) is None
+    shortened = _config(tmp_path, steps=12, end_at=8)
+    assert train_tiny_sam(shortened, resume=True, progress=False, stop_after=2) is None  # steps 5, 6
+    path = train_tiny_sam(shortened, resume=True, progress=False)  # steps 7, 8: the recorded start is kept
+    lrs = {r["step"]: r["lr"] for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines())}
+    assert sorted(lrs) == list(range(1, 9))
+    assert lrs[5] == pytest.approx(config.lr * _lr_factor(4, config))  # no jump where it took effect
+    assert lrs[8] == pytest.approx(config.lr * (config.min_lr_ratio + (_lr_factor(4, config) - config.min_lr_ratio)
+                                                * 0.5 * (1 + np.cos(np.pi * 3 / 4))))
+    assert lrs[5] > lrs[6] > lrs[7] > lrs[8]
+    _, meta = read_checkpoint(path)
+    assert (meta["steps"], meta["planned_steps"], meta["ended_at"], meta["schedule_shortened_at"]) == (8, 12, 8, 4)
+    with pytest.raises(ValueError, match="end_at"):
+        train_tiny_sam(_config(tmp_path / "x", steps=12, end_at=12), resume=False, progress=False)

@@ -119,10 +119,22 @@ class TinySamTrainConfig:
     rewarm_steps: int = 200
     """after continuing from ``init_from``, the learning rate ramps linearly back to the schedule over this
     many steps (fresh Adam moments make the first updates large)"""
+    end_at: int = 0
+    """0, or a step before ``steps`` at which the run ends instead: how a run whose budget ran out is finished
+    properly. From the step at which it first takes effect (recorded in the state and the final meta), the cosine
+    goes from the schedule's value there down to ``min_lr_ratio`` at ``end_at`` (no jump in the learning rate)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _lr_factor(step: int, config: TinySamTrainConfig, rewarm_from: int | None = None) -> float:
+def _lr_factor(step: int, config: TinySamTrainConfig, rewarm_from: int | None = None,
+               shortened_at: int | None = None) -> float:
+    if shortened_at is not None:  # the tail compressed into [shortened_at, end_at] (see TinySamTrainConfig.end_at)
+        start = _lr_factor(shortened_at, config)
+        progress = (step - shortened_at) / max(1, config.end_at - shortened_at)
+        factor = config.min_lr_ratio + (start - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        if rewarm_from is not None and config.rewarm_steps > 0:
+            factor *= min(1.0, (step - rewarm_from + 1) / config.rewarm_steps)
+        return factor
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
@@ -282,6 +294,10 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     step = 0
     rewarm_from: int | None = None
     partial_resumes: list[int] = []
+    shortened_at: int | None = None
+    if config.end_at and not config.warmup_steps < config.end_at < config.steps:
+        raise ValueError(f"end_at={config.end_at} must lie after the warm-up ({config.warmup_steps}) and before "
+                         f"steps ({config.steps}), or be 0")
     state = resumable_state(state_path, _comparable(config), resume)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -291,6 +307,7 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         step = int(state["step"])
         partial_resumes = [int(s) for s in state.get("partial_resumes", [])]
         rewarm_from = partial_resumes[-1] if partial_resumes else None
+        shortened_at = int(state["shortened_at"]) if state.get("shortened_at") is not None else None
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "log.jsonl"
     partial = _read_partial(config, step) if resume and config.init_from else None
@@ -311,13 +328,16 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     train_set = open_dataset(config.dataset, config.train_split, size=size, seed=config.seed)
     val_set = open_dataset(config.dataset, config.val_split, size=size, seed=config.seed)
     trim_log(log_path, step)
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="tiny SAM", unit="step")
+    last = config.end_at or config.steps
+    if config.end_at and shortened_at is None:
+        shortened_at = step
+    bar = tqdm(total=last, initial=step, disable=not progress, desc="tiny SAM", unit="step")
     started = time.perf_counter()
     running: dict[str, float] = {}
-    stop_at = config.steps if stop_after is None else min(config.steps, step + stop_after)
+    stop_at = last if stop_after is None else min(last, step + stop_after)
     while step < stop_at:
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * _lr_factor(step, config, rewarm_from)
+            group["lr"] = config.lr * _lr_factor(step, config, rewarm_from, shortened_at)
         items = _batch(train_set, step * config.images_per_step, config, rng)
         images = torch.stack([torch.tensor(image).permute(2, 0, 1) for image, _ in items]).float()  # copies: read-only samples
         features = model.image_encoder(model.preprocess(images))
@@ -334,7 +354,7 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
         record: dict[str, Any] = {"step": step, "lr": optimizer.param_groups[0]["lr"], "loss": float(loss.detach()), **stats}
-        if step % config.eval_every == 0 or step == config.steps:
+        if step % config.eval_every == 0 or step == last:
             model.eval()
             record.update(quick_eval(model, val_set, config.eval_samples))
             model.train()
@@ -344,15 +364,17 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         if step % config.checkpoint_every == 0 or step == stop_at:
             save_training_state(state_path, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
                                 rng=rng_state_to_tensor(rng), torch_rng=torch.get_rng_state(), config=_comparable(config),
-                                partial_resumes=partial_resumes)
+                                partial_resumes=partial_resumes, shortened_at=shortened_at)
     bar.close()
-    if step < config.steps:
+    if step < last:
         return None
     meta = {
         "backbone": config.backbone, "config": asdict(spec.config), "train_config": _comparable(config),
         "steps": step, "train_seconds_this_session": round(time.perf_counter() - started, 1),
         "command": REGENERATE_COMMAND, "data": f"{config.dataset}:{config.train_split} (seed {config.seed})",
         "continued_from_partial_at_steps": partial_resumes,
+        **({"planned_steps": config.steps, "ended_at": last, "schedule_shortened_at": shortened_at}
+           if shortened_at is not None else {}),
     }
     model.eval()
     save_checkpoint(model, config.output, meta=meta, dtype=save_dtype)
@@ -420,7 +442,7 @@ def _comparable(config: TinySamTrainConfig) -> dict[str, Any]:
     """The configuration fields that define a run (not where it writes or how fast it runs)."""
     data = asdict(config)
     for key in ("run_dir", "output", "threads", "eval_every", "eval_samples", "checkpoint_every", "save_dtype", "extra",
-                "init_from", "rewarm_steps"):
+                "init_from", "rewarm_steps", "end_at"):
         data.pop(key)
     return json.loads(json.dumps(data))
 
