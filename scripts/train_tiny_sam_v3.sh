@@ -24,9 +24,9 @@ args=(train tiny-sam --backbone tiny_v3 --steps 24000 --images-per-step 8 --mask
 if [ -n "${EXPORT:-}" ]; then
   args+=(--export-partial "$PARTIAL")
 fi
-# The session-6 budget decision: the run ends at step 20,000 instead of 24,000, its cosine tail compressed from the
-# step where that was decided (recorded in the state and the final meta; see TinySamTrainConfig.end_at).
-args+=(--end-at "${END_AT:-20000}")
+# The session-6 budget decision: the run ends at step 20,000 instead of 24,000, its cosine tail compressed from step
+# 16,600, where that was decided (see TinySamTrainConfig.end_at / end_from; both recorded in the final meta).
+args+=(--end-at 20000 --end-from 16600)
 if [ -n "${STOP_AFTER:-}" ]; then
   args+=(--stop-after "$STOP_AFTER")
 fi

@@ -128,16 +128,16 @@ def test_a_lost_run_continues_from_its_partial_weights(tmp_path: Path) -> None:
 
 
 def test_a_run_ends_early_with_its_tail_compressed(tmp_path: Path) -> None:
-    """end_at set while resuming: the run stops there, the learning rate goes on from the schedule's value without a
-    jump and reaches the floor at the new end, later resumes keep the recorded start, and the meta says so."""
+    """end_at / end_from set while resuming: the run stops at end_at, the learning rate goes on from the schedule's
+    value at end_from without a jump and falls to the floor at the new end, and the meta says so."""
     from sam_repro.backbones.checkpoints import read_checkpoint
     from sam_repro.train.tiny_sam import _lr_factor
 
     config = _config(tmp_path, steps=12)
     assert train_tiny_sam(config, resume=False, progress=False, stop_after=4) is None
-    shortened = _config(tmp_path, steps=12, end_at=8)
+    shortened = _config(tmp_path, steps=12, end_at=8, end_from=4)
     assert train_tiny_sam(shortened, resume=True, progress=False, stop_after=2) is None  # steps 5, 6
-    path = train_tiny_sam(shortened, resume=True, progress=False)  # steps 7, 8: the recorded start is kept
+    path = train_tiny_sam(shortened, resume=True, progress=False)  # steps 7, 8
     lrs = {r["step"]: r["lr"] for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines())}
     assert sorted(lrs) == list(range(1, 9))
     assert lrs[5] == pytest.approx(config.lr * _lr_factor(4, config))  # no jump where it took effect
@@ -146,5 +146,12 @@ def test_a_run_ends_early_with_its_tail_compressed(tmp_path: Path) -> None:
     assert lrs[5] > lrs[6] > lrs[7] > lrs[8]
     _, meta = read_checkpoint(path)
     assert (meta["steps"], meta["planned_steps"], meta["ended_at"], meta["schedule_shortened_at"]) == (8, 12, 8, 4)
-    with pytest.raises(ValueError, match="end_at"):
-        train_tiny_sam(_config(tmp_path / "x", steps=12, end_at=12), resume=False, progress=False)
+    for end_at, end_from in ((12, 4), (8, 9), (8, 0)):
+        with pytest.raises(ValueError, match="end_at"):
+            train_tiny_sam(_config(tmp_path / "x", steps=12, end_at=end_at, end_from=end_from, warmup_steps=2),
+                           resume=False, progress=False)
+    # from scratch with the same options: the schedule of 12 steps, then the same compressed tail
+    again = _config(tmp_path / "fresh", steps=12, end_at=8, end_from=4)
+    train_tiny_sam(again, resume=False, progress=False)
+    fresh = {r["step"]: r["lr"] for r in map(json.loads, (tmp_path / "fresh" / "run" / "log.jsonl").read_text().splitlines())}
+    assert fresh == pytest.approx(lrs)

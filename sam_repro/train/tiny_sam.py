@@ -121,8 +121,10 @@ class TinySamTrainConfig:
     many steps (fresh Adam moments make the first updates large)"""
     end_at: int = 0
     """0, or a step before ``steps`` at which the run ends instead: how a run whose budget ran out is finished
-    properly. From the step at which it first takes effect (recorded in the state and the final meta), the cosine
-    goes from the schedule's value there down to ``min_lr_ratio`` at ``end_at`` (no jump in the learning rate)."""
+    properly. From step ``end_from`` on, the cosine goes from the schedule's value there down to ``min_lr_ratio`` at
+    ``end_at`` (no jump in the learning rate); before it, the schedule of ``steps``. Both are in the final meta."""
+    end_from: int = 0
+    """the step from which the tail is compressed (with ``end_at``)"""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -294,10 +296,10 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     step = 0
     rewarm_from: int | None = None
     partial_resumes: list[int] = []
-    shortened_at: int | None = None
-    if config.end_at and not config.warmup_steps < config.end_at < config.steps:
-        raise ValueError(f"end_at={config.end_at} must lie after the warm-up ({config.warmup_steps}) and before "
-                         f"steps ({config.steps}), or be 0")
+    shortened_at = config.end_from if config.end_at else None
+    if config.end_at and not config.warmup_steps <= config.end_from < config.end_at < config.steps:
+        raise ValueError(f"end_at={config.end_at} with end_from={config.end_from}: expected warm-up "
+                         f"({config.warmup_steps}) <= end_from < end_at < steps ({config.steps}), or end_at 0")
     state = resumable_state(state_path, _comparable(config), resume)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -307,7 +309,6 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         step = int(state["step"])
         partial_resumes = [int(s) for s in state.get("partial_resumes", [])]
         rewarm_from = partial_resumes[-1] if partial_resumes else None
-        shortened_at = int(state["shortened_at"]) if state.get("shortened_at") is not None else None
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "log.jsonl"
     partial = _read_partial(config, step) if resume and config.init_from else None
@@ -329,15 +330,14 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
     val_set = open_dataset(config.dataset, config.val_split, size=size, seed=config.seed)
     trim_log(log_path, step)
     last = config.end_at or config.steps
-    if config.end_at and shortened_at is None:
-        shortened_at = step
     bar = tqdm(total=last, initial=step, disable=not progress, desc="tiny SAM", unit="step")
     started = time.perf_counter()
     running: dict[str, float] = {}
     stop_at = last if stop_after is None else min(last, step + stop_after)
     while step < stop_at:
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * _lr_factor(step, config, rewarm_from, shortened_at)
+            tail = shortened_at if shortened_at is not None and step >= shortened_at else None
+            group["lr"] = config.lr * _lr_factor(step, config, rewarm_from, tail)
         items = _batch(train_set, step * config.images_per_step, config, rng)
         images = torch.stack([torch.tensor(image).permute(2, 0, 1) for image, _ in items]).float()  # copies: read-only samples
         features = model.image_encoder(model.preprocess(images))
@@ -364,7 +364,7 @@ def train_tiny_sam(config: TinySamTrainConfig, resume: bool = True, progress: bo
         if step % config.checkpoint_every == 0 or step == stop_at:
             save_training_state(state_path, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
                                 rng=rng_state_to_tensor(rng), torch_rng=torch.get_rng_state(), config=_comparable(config),
-                                partial_resumes=partial_resumes, shortened_at=shortened_at)
+                                partial_resumes=partial_resumes)
     bar.close()
     if step < last:
         return None
@@ -442,7 +442,7 @@ def _comparable(config: TinySamTrainConfig) -> dict[str, Any]:
     """The configuration fields that define a run (not where it writes or how fast it runs)."""
     data = asdict(config)
     for key in ("run_dir", "output", "threads", "eval_every", "eval_samples", "checkpoint_every", "save_dtype", "extra",
-                "init_from", "rewarm_steps", "end_at"):
+                "init_from", "rewarm_steps", "end_at", "end_from"):
         data.pop(key)
     return json.loads(json.dumps(data))
 
