@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Start or resume the embedded world v3 tiny SAM run (the whole configuration lives here, so every session resumes
-# the same run; the cosine schedule covers all 24,000 steps). Split across sessions: STOP_AFTER steps per call
-# (the state is saved every 200 steps and at the stop; a session that is ended mid-chunk loses at most 200 steps).
+# Regenerate (start or resume) the shipped v3 tiny SAM, sam_repro/backbones/weights/tiny_sam_v3.pt: the whole
+# configuration lives here. A 24,000-step cosine schedule whose tail is compressed from step 16,600 to end at 20,000
+# (see the end-at line below). Split across sessions: STOP_AFTER steps per call (the state is saved every 200 steps
+# and at the stop; a session that is ended mid-chunk loses at most 200 steps). The shipped file's run lost its state
+# once and continued at step 14,400 from exported float16 weights with a fresh optimizer (its meta says so), so an
+# uninterrupted rerun is close to it, not bit-identical. About 3 h on 2 CPU cores.
 #
 #   bash scripts/train_tiny_sam_v3.sh                 # resume, 2 threads, until done
 #   THREADS=1 STOP_AFTER=3000 bash scripts/train_tiny_sam_v3.sh
@@ -13,9 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${THREADS:-2}"
-# The run's weights at the end of the last session (float16, step and validation curve in its meta): when
-# runs/tiny_sam_v3/ is gone (a new machine), the run continues from this file, with a fresh optimizer.
-# Refresh it before a session ends:  EXPORT=1 bash scripts/train_tiny_sam_v3.sh
+# A rerun split across sessions: before a session ends, EXPORT=1 writes the run's weights (float16, step and
+# validation curve) here; when runs/tiny_sam_v3/ is gone (a new machine), the run continues from this file.
 PARTIAL=scripts/partial/tiny_sam_v3.pt
 args=(train tiny-sam --backbone tiny_v3 --steps 24000 --images-per-step 8 --masks-per-image 3
       --corrective-rounds 2 --mask-only-rounds 0 --lr 0.001 --warmup-steps 500 --eval-every 1000 --eval-samples 48

@@ -67,47 +67,56 @@ register_backbone(_official(
     2_564_550_879, 1280, 32, 16, (7, 15, 23, 31), "SAM ViT-H (636M encoder params), official Meta checkpoint",
 ))
 
-#: The embedded world's default backbone: input 256, a 16x16 embedding grid, 64x64 low-res masks.
-#: Its weights are trained by `sam-repro train tiny-sam` on the synthetic generic pool (v2 of the
-#: configuration: the first, ViT 128x4 with a 64-dim decoder, underfit the pool at 0.61 tight-box mIoU).
-TINY_CONFIG = SamConfig(
+#: The embedded world v2 tiny SAM's architecture (ViT 192x6 on a 16x16 grid), kept without weights for the backbone
+#: benchmark's side-by-side figures. Its weights shipped until v3 replaced them (git history: tiny_sam.pt at commit
+#: 9c63223); they reached 0.68 tight-box / 0.44 one-point mIoU on held-out generic objects.
+TINY_V2_CONFIG = SamConfig(
     encoder_embed_dim=192, encoder_depth=6, encoder_num_heads=6, encoder_global_attn_indexes=(2, 5),
     img_size=256, patch_size=16, window_size=8, prompt_embed_dim=96, mask_in_chans=16,
     decoder_depth=2, decoder_mlp_dim=384, decoder_num_heads=4, iou_head_depth=3, iou_head_hidden_dim=96,
 )
 register_backbone(BackboneSpec(
-    name="tiny",
-    config=TINY_CONFIG,
-    checkpoint=CheckpointSpec(
-        filename="tiny_sam.pt", url=None, license="Apache-2.0",
-        sha256="17d16d0665f9dde397ac429fa89378571b93fe7851b10a165b211d911e30f2ba", size_bytes=6_888_151,
-        paper="sam-repro embedded world (architecture of " + SAM_PAPER + ")",
-        shipped=SHIPPED_WEIGHTS_DIR / "tiny_sam.pt",
-        regenerate="sam-repro train tiny-sam",
-    ),
-    description="tiny SAM (img 256, ViT 192x6, prompt dim 96, 3.4M parameters, float16 file) trained on the "
-                "synthetic generic pool; default backbone of every notebook",
-    tags=("embedded", "default"),
+    name="tiny_v2",
+    config=TINY_V2_CONFIG,
+    checkpoint=None,
+    description="the v2 tiny SAM's architecture (img 256, ViT 192x6, prompt dim 96), random init only: benchmarks",
+    tags=("embedded", "test"),
 ))
-#: The embedded world v3 tiny SAM (in training; `scripts/train_tiny_sam_v3.sh` runs and resumes it): the same
-#: input, prompt encoder and mask decoder as v2, with a hybrid encoder: convolutional stages (32/64/128/192
-#: channels at strides 4/8/16/16) then two global-attention blocks at the 16x16 embedding grid. In 25-minute
-#: pilots at equal wall time it reached 0.50 tight-box / 0.40 point val mIoU against 0.46 / 0.39 for a purely
-#: convolutional encoder (the shipped v2's ViT had reached 0.45 / 0.32 in the 15-minute pilot of
-#: shared/research/tiny-sam-pilot.md). HQ-SAM's early feature is the first stride-16 stage (128 channels).
-TINY_V3_CONFIG = SamConfig(
+#: The embedded world's default backbone (v3): input 256, a 16x16 embedding grid, 64x64 low-res masks; the same
+#: prompt encoder and mask decoder as v2, with a hybrid encoder: convolutional stages (32/64/128/192 channels at
+#: strides 4/8/16/16) then two global-attention blocks at the embedding grid. In 25-minute pilots at equal wall time
+#: it reached 0.50 tight-box / 0.40 point val mIoU against 0.46 / 0.39 for a purely convolutional encoder (the v2 ViT
+#: had reached 0.45 / 0.32 in the 15-minute pilot of shared/research/tiny-sam-pilot.md). HQ-SAM's early feature is
+#: the first stride-16 stage (128 channels). Trained by `bash scripts/train_tiny_sam_v3.sh` (20,000 steps of 8 images
+#: on the synthetic generic pool; see the script for the configuration).
+TINY_CONFIG = SamConfig(
     encoder_embed_dim=192, encoder_depth=2, encoder_num_heads=6, encoder_global_attn_indexes=(),
     img_size=256, patch_size=16, window_size=0, prompt_embed_dim=96, mask_in_chans=16,
     decoder_depth=2, decoder_mlp_dim=384, decoder_num_heads=4, iou_head_depth=3, iou_head_hidden_dim=96,
     encoder="conv", conv_stem_chans=24, conv_stage_chans=(32, 64, 128, 192), conv_stage_depths=(1, 1, 2, 1),
     conv_attn_depth=2,
 )
+TINY_V3_CONFIG = TINY_CONFIG
+register_backbone(BackboneSpec(
+    name="tiny",
+    config=TINY_CONFIG,
+    checkpoint=CheckpointSpec(
+        filename="tiny_sam_v3.pt", url=None, license="Apache-2.0",
+        sha256="4c155a690f05b2b1604118278df772bc150c85319e2630a41f3e8865a7256407", size_bytes=5_284_757,
+        paper="sam-repro embedded world (architecture of " + SAM_PAPER + ", hybrid encoder)",
+        shipped=SHIPPED_WEIGHTS_DIR / "tiny_sam_v3.pt",
+        regenerate="bash scripts/train_tiny_sam_v3.sh",
+    ),
+    description="tiny SAM v3 (img 256, conv 32/64/128/192 + 2 global-attention blocks, prompt dim 96, float16 file) "
+                "trained on the synthetic generic pool; default backbone of every notebook",
+    tags=("embedded", "default"),
+))
+#: The v3 architecture without weights: what `scripts/train_tiny_sam_v3.sh` trains (random init).
 register_backbone(BackboneSpec(
     name="tiny_v3",
     config=TINY_V3_CONFIG,
     checkpoint=None,
-    description="tiny SAM v3 (img 256, conv 32/64/128/192 + 2 global-attention blocks, prompt dim 96): in training, "
-                "random init only until its weights ship",
+    description="the tiny SAM v3 architecture, random init: the training script's starting point",
     tags=("embedded", "training"),
 ))
 #: A smaller configuration with no weights, for fast unit tests and benchmarks with random init.

@@ -48,12 +48,12 @@ Scaled-down choices and deviations (the embedded world runs on a 2-core CPU):
 * **jitter range** 0.5-2.0 instead of 0.1-2.0: at 256 px an object shrunk 10x spans a few of the
   encoder's 16 px patches and its thin structures vanish below a pixel;
 * **batch** 4 images per step (HQ-SAM: 4 per GPU on 8 GPUs), same lr; ``steps`` instead of epochs
-  (the step drop scales with it): 16,000 steps, about HQ-SAM's number of iterations (44K images / 32
-  x 12 epochs = 16.5K); the shipped run took 41.6 min on 2 CPU threads;
+  (the step drop scales with it): 6,000 steps by default, the budget of the shipped v3 run (HQ-SAM itself runs
+  about 16.5K iterations: 44K images / 32 x 12 epochs; the v2 run took 16,000 steps, 41.6 min on 2 CPU threads);
 * **data volume**: 1,000 samples from each train split (``samples_per_dataset``; the families'
-  nominal train splits hold 200 each, which 16,000 steps would cycle 160 times, against HQ-SAM's 12
+  nominal train splits hold 200 each, which 6,000 steps would cycle 60 times, against HQ-SAM's 12
   epochs; the extra indices are further draws of the same *train* split, disjoint from val and test by
-  construction of the seeds), i.e. 2,000 images and 32 epochs; each is generated on first use and
+  construction of the seeds), i.e. 2,000 images and 12 epochs; each is generated on first use and
   then held in memory (about 0.5 GB), so the first pass (500 steps) is the slow part of a run (2-3
   steps/s on 2 threads, mostly thin at 1024 px); later steps encode the cached images and run the
   decoder (about 0.15 s per step, 6-7 steps/s);
@@ -109,7 +109,7 @@ class HqSamTrainConfig:
     train_split: str = "train"
     samples_per_dataset: int = 1000
     """samples drawn from each dataset's train split (0: its nominal length, 200 for thin and salient)"""
-    steps: int = 16000
+    steps: int = 6000
     """optimizer steps (HQ-SAM: 12 epochs of HQSeg-44K at batch 32, about 16.5K iterations)"""
     images_per_step: int = 4
     prompts: str = "box,points,mask"
