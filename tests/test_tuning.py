@@ -102,3 +102,17 @@ def test_training_moves_exactly_the_kind_and_round_trips(tmp_path: Path, base: P
     save_checkpoint(build_sam(MICRO, seed=4), other)
     with pytest.raises(CheckpointError, match="sha256"):
         load_tuned_model(kind, "micro", path, "cpu", base_checkpoint=other)
+
+
+def test_weights_come_from_the_registry_or_the_error_says_how_to_make_them(monkeypatch, tmp_path: Path) -> None:
+    """checkpoint=None resolves the weights registry's METHOD:BACKBONE file; without one the error names the train
+    command (micro has no registered baselines; a registered but absent file names its regenerate command)."""
+    from sam_repro.backbones.checkpoints import WeightsNotFoundError
+    from sam_repro.backbones.weights import get_weights
+
+    with pytest.raises(WeightsNotFoundError, match="no ptsam weights are registered for backbone 'micro'.*"
+                                                   "sam-repro train tuning --kind prompt --backbone micro"):
+        load_tuned_model("prompt", "micro", None, "cpu")
+    entry = get_weights("lora", "tiny")
+    assert entry is not None and entry.checkpoint.regenerate == "sam-repro train tuning --kind lora"
+    assert entry.tied_to == get_weights("sam", "tiny").checkpoint.sha256

@@ -320,6 +320,26 @@ register_weights(WeightsEntry(
          "SAM, whose sha256 they record and check at load time (1,350 steps of 4 images, 5.8 min at one thread on 2 "
          "CPU cores). No official Stable-SAM weights exist",
 ))
+TUNING_TRAIN_COMMAND = "sam-repro train tuning"
+_TUNED_FILES = {  # sha256 and size of the shipped files (None: not trained yet)
+    "ptsam": ("213379fd25cc056872b69989575a189edf9a101d45d6c5ce475dc49f62bfc2a1", 4_093),
+}
+for _method, _kind, _what in (("ptsam", "prompt", "PT-SAM's learnable prompt tokens (Stable-SAM's Table 5 baseline)"),
+                              ("lora", "lora", "LoRA r=4 (peft) on the encoder's attention and the prediction layer"),
+                              ("adapter", "adapter", "bottleneck adapters in the encoder's MLPs and the prediction layer")):
+    register_weights(WeightsEntry(
+        _method, "tiny",
+        CheckpointSpec(
+            filename=f"{_method}_tiny.pt", url=None, sha256=_TUNED_FILES.get(_method, (None, None))[0],
+            size_bytes=_TUNED_FILES.get(_method, (None, None))[1], license="Apache-2.0",
+            paper="sam-repro embedded world (the PEFT baselines of " + STABLE_PAPER + ")",
+            shipped=SHIPPED_WEIGHTS_DIR / f"{_method}_tiny.pt", regenerate=f"{TUNING_TRAIN_COMMAND} --kind {_kind}",
+        ),
+        tied_to=get_backbone("tiny").checkpoint.sha256,
+        note=f"parts file: {_what}, trained by `{TUNING_TRAIN_COMMAND} --kind {_kind}` on Stable-SAM's pool and "
+             "steps with the tiny SAM frozen, whose sha256 it records and checks at load time",
+    ))
+
 for _backbone in ("vit_b", "vit_l", "vit_h"):
     # No official Stable-SAM weights exist: at full scale the user trains the plug-ins (on HQSeg-44K, GPU) and puts
     # the file in the weights cache, where the full profile's `requires: weights` looks for it.

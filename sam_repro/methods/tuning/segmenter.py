@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
-from sam_repro.backbones.checkpoints import WeightsNotFoundError, sha256_file
+from sam_repro.backbones.checkpoints import sha256_file
 from sam_repro.backbones.engine import SamEngine
 from sam_repro.backbones.parts import check_base, load_parts, read_parts_checkpoint, save_parts_checkpoint
+from sam_repro.backbones.weights import resolve_method_weights
 from sam_repro.methods.sam import SamSegmenter, load_sam_model
 from sam_repro.methods.tuning.modules import KINDS, attach, is_trained_parameter, prediction_layer_names
 
@@ -37,15 +38,22 @@ def load_tuned_model(kind: str, backbone: str, checkpoint: str | os.PathLike | N
                      base_checkpoint: str | os.PathLike | None = None,
                      **options: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
     """SAM (its registered weights or ``base_checkpoint``; random with ``random_init``) with the ``kind`` modules
-    attached: untrained (``untrained`` or ``random_init``, with ``options``) or from a parts file ``checkpoint``.
+    attached: untrained (``untrained`` or ``random_init``, with ``options``) or from a parts file ``checkpoint``
+    (None: the weights registry's ``METHOD:BACKBONE`` file, verified against its sha256).
 
     Raises:
-        WeightsNotFoundError: no file given (none is registered or shipped for these baselines yet).
+        WeightsNotFoundError: no file given and none registered or present for this backbone.
         CheckpointError: a file of another kind, backbone or base SAM, or that does not fit.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     method = METHOD_NAMES[kind]
+    expected = None
+    if not (random_init or untrained):  # the parts file first: what is missing is named before SAM is loaded
+        checkpoint, expected = resolve_method_weights(
+            method, backbone, checkpoint, label=method,
+            alternatives=f"train them with `{TRAIN_COMMAND} --kind {kind} --backbone {backbone}` and pass "
+                         "checkpoint=PATH, or pass untrained=True")
     model, provenance = load_sam_model(backbone, base_checkpoint, device, random_init=random_init, seed=seed)
     base_sha = provenance.get("checkpoint_sha256")
     provenance.update(kind=kind, base_checkpoint=provenance.get("checkpoint"), base_checkpoint_sha256=base_sha)
@@ -55,10 +63,7 @@ def load_tuned_model(kind: str, backbone: str, checkpoint: str | os.PathLike | N
             attach(model, kind, **options)
         provenance.update(options=options, weights=f"{provenance['weights']} + untrained {kind}")
         return model.to(next(model.parameters()).device).eval(), provenance
-    if checkpoint is None:
-        raise WeightsNotFoundError(f"{method}:{backbone}: no trained weights are registered; train them with "
-                                   f"`{TRAIN_COMMAND} --kind {kind}` and pass checkpoint=PATH, or pass untrained=True")
-    parts, meta = read_parts_checkpoint(checkpoint, method=method, backbone=backbone)
+    parts, meta = read_parts_checkpoint(checkpoint, method=method, backbone=backbone, expected_sha256=expected)
     check_base(checkpoint, meta, provenance["checkpoint"], base_sha, f"{TRAIN_COMMAND} --kind {kind}")
     attach(model, kind, **meta.get("options", {}))
     load_parts(model, parts, trained_names(model, kind), checkpoint)
