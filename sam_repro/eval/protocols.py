@@ -93,6 +93,13 @@ class Protocol(ABC):
 PROMPT_KINDS = ("box", "noisy_box", "points", "oracle_point")
 
 
+def diagnostics_of(segmenter: "Segmenter") -> dict[str, float]:
+    """:meth:`Segmenter.diagnostics` of the last prediction; {} for a duck-typed segmenter without it (an adapter
+    around another library's predictor, a test double)."""
+    method = getattr(segmenter, "diagnostics", None)
+    return dict(method()) if callable(method) else {}
+
+
 @dataclass(frozen=True)
 class PromptProtocol(Protocol):
     """One prompt per object.
@@ -140,7 +147,7 @@ class PromptProtocol(Protocol):
         for k in objects:
             prediction = segmenter.predict(**self.prompts_for(sample.masks[k], rng))
             outputs.append(ObjectOutput(k, prediction, prediction.mask,
-                                        record={"predicted_iou": prediction.iou, **segmenter.diagnostics()}))
+                                        record={"predicted_iou": prediction.iou, **diagnostics_of(segmenter)}))
         return SampleOutput(outputs)
 
 
@@ -171,7 +178,7 @@ class RepeatedPromptProtocol(Protocol):
             predictions, diagnostics = [], []
             for _ in range(self.draws):
                 predictions.append(segmenter.predict(**self.base.prompts_for(sample.masks[k], rng)))
-                diagnostics.append(segmenter.diagnostics())
+                diagnostics.append(diagnostics_of(segmenter))
             st = stable_sam_st_reconstruction(np.stack([p.mask for p in predictions])) if self.draws > 1 else None
             for draw, (prediction, extra) in enumerate(zip(predictions, diagnostics)):
                 outputs.append(ObjectOutput(k, prediction, prediction.mask,
