@@ -185,8 +185,9 @@ def test_each_variant_trains_exactly_its_parts_and_sam_stays_bit_identical(tmp_p
     assert set(parts) == trained and meta["variant"] == variant
     if variant == "fixed_alpha":
         assert not any(".drp." in k for k in parts)
-    if variant == "decoder_ft":
+    if variant == "decoder_ft":  # the plug-ins and SAM's whole mask decoder (conventional deformable attention)
         assert all(k.startswith("mask_decoder.") for k in parts) and len(parts) > 20
+        assert any(".dsp." in k for k in parts) and any(".drp." in k for k in parts)
 
 
 def test_interrupted_training_resumes_exactly(tmp_path: Path, base: Path) -> None:

@@ -3,7 +3,7 @@
 Recipe of the supplement (../shared/papers/004, "Training Details" and "Occlusion Image Synthesis"), as followed:
 
 * **frozen SAM**; only DSP and DRP train (:func:`~sam_repro.methods.stablesam.freeze_sam_parts`), or, for the
-  ``decoder_ft`` ablation, SAM's whole mask decoder;
+  ``decoder_ft`` ablation, SAM's whole mask decoder with the plug-ins (conventional deformable attention);
 * **data**: HQSeg-44K, stood in for by HQ-SAM's pool (:mod:`sam_repro.train.hq_pool`: thin + salient train splits),
   with large-scale jitter and **occlusion synthesis** with probability 0.5 (:mod:`sam_repro.train.occlusion`);
 * **prompts** drawn per object from the mixed types: the ground-truth box, 1/3/5/10 random positive points, a noisy

@@ -41,7 +41,7 @@ def attended_points(segmenter: StableSamSegmenter, *, top_k: int = 16, as_sam: b
     token's layer-2 attention goes. ``as_sam`` forces α1 = 0: plain SAM's decoder, attending at the cell centres.
 
     Raises:
-        ValueError: the segmenter has no plug-ins (the ``decoder_ft`` variant) or ``prompts`` ask for multimask.
+        ValueError: the segmenter has no plug-in block or ``prompts`` ask for multimask.
     """
     block = segmenter.plugin_block
     if block is None:

@@ -314,11 +314,14 @@ VARIANTS: dict[str, StablePluginConfig | None] = {
     "spatial_attn": StablePluginConfig(deform=False),
     "fixed_alpha": StablePluginConfig(routing="fixed"),
     "no_rts": StablePluginConfig(),
-    "decoder_ft": None,
+    "decoder_ft": StablePluginConfig(),
 }
 """The trained variants (the paper's Table 8 ablations, reconstructed: its contents are not in the text we have):
 ``full`` is Stable-SAM; ``no_amplitude`` drops DSP's amplitude (v1's figure); ``spatial_attn`` replaces deformable
 sampling by a learned per-location weighting of the same features; ``fixed_alpha`` replaces the DRP by α = (0.5,
 0.5); ``no_rts`` is the full plug-in trained without the robust training strategy (clean prompts only, see the
-trainer); ``decoder_ft`` has no plug-ins and fine-tunes SAM's whole mask decoder instead."""
+trainer); ``decoder_ft`` is the full plug-in trained together with SAM's whole mask decoder (the supplement, Sec. 3:
+"we apply the conventional deformable attention in our Stable-SAM by finetuning the mask decoder during training")."""
+DECODER_TRAINED_VARIANTS = frozenset({"decoder_ft"})
+"""Variants that train SAM's mask decoder with the plug-ins (conventional deformable attention, Table 8)."""
 

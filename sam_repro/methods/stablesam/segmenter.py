@@ -27,8 +27,8 @@ class StableSamSegmenter(SamSegmenter):
     Diagnostics of the last decode: :attr:`last_alpha` ((B, 2) α per prompt) and :attr:`last_offsets` ((B, 2, g, g)
     offsets in grid cells), for the α-per-click tables and the sampling figures.
 
-    The ``decoder_ft`` ablation (no plug-ins, a fine-tuned decoder) loads through the same class; its options that
-    need plug-ins raise.
+    The ablations load through the same class (``decoder_ft``: the plug-ins with a fine-tuned decoder); a model
+    without the plug-in block (a custom build) makes the options that need plug-ins raise.
 
     Capability ``"deformable_sampling"``: the demos draw where layer 2 samples (:attr:`last_offsets`).
     """
@@ -48,7 +48,7 @@ class StableSamSegmenter(SamSegmenter):
 
     @property
     def plugin_block(self) -> StableTwoWayAttentionBlock | None:
-        """The decoder block carrying the plug-ins (None for the ``decoder_ft`` ablation)."""
+        """The decoder block carrying the plug-ins (None for a model built without them)."""
         block = self.model.mask_decoder.transformer.layers[PLUGIN_LAYER]
         return block if isinstance(block, StableTwoWayAttentionBlock) else None
 
@@ -63,7 +63,7 @@ class StableSamSegmenter(SamSegmenter):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"force_alpha must be None or in [0, 1], got {value}")
             if self.plugin_block is None:
-                raise ValueError(f"{self.name}: force_alpha needs the plug-ins (this is the decoder_ft variant)")
+                raise ValueError(f"{self.name}: force_alpha needs the plug-ins (this model has none)")
         self._force_alpha = value
 
     @property
@@ -81,7 +81,7 @@ class StableSamSegmenter(SamSegmenter):
         block = self.plugin_block
         if block is None:
             if self.fuse_sam:
-                raise ValueError(f"{self.name}: fuse_sam needs the plug-ins (this is the decoder_ft variant)")
+                raise ValueError(f"{self.name}: fuse_sam needs the plug-ins (this model has none)")
             return super().decode(points, labels, boxes, mask_input, multimask, grad)
         block.force_alpha = self._force_alpha
         try:
@@ -112,7 +112,7 @@ class StableSamSegmenter(SamSegmenter):
 
     def diagnostics(self) -> dict[str, float]:
         """``alpha_1``: the routing weight of the deformed keys for the last prompt (the paper's Table 6 averages it;
-        forced values are reported as forced). Absent for the ``decoder_ft`` variant and before a prediction."""
+        forced values are reported as forced). Absent for a model without plug-ins and before a prediction."""
         alpha = self.last_alpha
         return {} if alpha is None else {"alpha_1": float(alpha[0, 0])}
 

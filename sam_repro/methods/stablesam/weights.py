@@ -3,7 +3,7 @@
 No official weights exist (research/methods.md §5): every Stable-SAM file is one trained by ``sam-repro train
 stablesam``. The file (:func:`save_stable_parts`, a :mod:`parts-only <sam_repro.backbones.parts>` file) holds the
 plug-ins (``mask_decoder.transformer.layers.1.dsp.*`` / ``.drp.*``), or, for the ``decoder_ft`` ablation, SAM's whole
-fine-tuned mask decoder, with the variant and the plug-in configuration in its metadata, so a file rebuilds exactly
+fine-tuned mask decoder with its plug-ins, with the variant and the plug-in configuration in its metadata, so a file rebuilds exactly
 the model it was trained as.
 """
 from __future__ import annotations
@@ -24,13 +24,15 @@ from sam_repro.backbones.weights import (
 )
 from sam_repro.backbones.checkpoints import load_strict
 from sam_repro.device import resolve_device
-from sam_repro.methods.stablesam.plugins import VARIANTS, StablePluginConfig, attach_plugins, is_plugin_parameter
+from sam_repro.methods.stablesam.plugins import (
+    DECODER_TRAINED_VARIANTS, VARIANTS, StablePluginConfig, attach_plugins, is_plugin_parameter,
+)
 
 TRAIN_COMMAND = STABLE_TRAIN_COMMAND
 
 
 def variant_config(variant: str) -> StablePluginConfig | None:
-    """The plug-in configuration of a trained variant (None: ``decoder_ft``, no plug-ins).
+    """The plug-in configuration of a trained variant.
 
     Raises:
         ValueError: unknown variant (the message lists the known ones).
@@ -42,8 +44,9 @@ def variant_config(variant: str) -> StablePluginConfig | None:
 
 def is_trained_parameter(name: str, variant: str) -> bool:
     """Whether parameter ``name`` is trained (and stored) in ``variant``: the plug-ins, or for ``decoder_ft`` the
-    whole mask decoder."""
-    return name.startswith("mask_decoder.") if variant_config(variant) is None else is_plugin_parameter(name)
+    whole mask decoder with them."""
+    variant_config(variant)  # validates the name
+    return name.startswith("mask_decoder.") if variant in DECODER_TRAINED_VARIANTS else is_plugin_parameter(name)
 
 
 def build_stable_sam(backbone: str | BackboneSpec, variant: str = "full", plugin_config: StablePluginConfig | None = None,
