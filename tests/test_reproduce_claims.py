@@ -202,3 +202,12 @@ def test_full_profile_fails_fast_from_the_command_line(tmp_path: Path, monkeypat
     assert main(["reproduce", "--profile", "full"]) != 0
     error = capsys.readouterr().err
     assert "not on this machine" in error and "vit_b" in error and "trashcan" in error
+
+
+def test_comparison_keeps_rows_of_a_table_the_extraction_lost() -> None:
+    """Stable-SAM's Table 8 survives as a caption only: our rows of it are listed with no paper number."""
+    from sam_repro.reproduce.papers import stablesam
+
+    row = ResultRow("stablesam", "table8", stablesam.COCO, "SAM | oracle box", "mIoU", 77.0, "synthetic/generic:test", 5)
+    (line,) = comparison("stablesam", [row], stablesam.row_key)
+    assert line["paper"] == "–" and line["paper_value"] is None and line["ours"] == 77.0

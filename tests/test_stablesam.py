@@ -209,3 +209,18 @@ def test_attended_points_are_cell_centres_for_sam_and_sampled_positions_for_stab
     centre_of = {tuple(np.round(p, 4)) for p in expected}
     assert {tuple(np.round(p, 4)) for p in ours.xy} == centre_of and 0.0 < ours.alpha_1 < 1.0
     assert plugin_block(stable).record_attention is False
+
+
+def test_unshipped_ablations_name_their_train_command() -> None:
+    from sam_repro.backbones.checkpoints import WeightsNotFoundError
+    from sam_repro.methods.stablesam import VARIANTS, weights
+
+    missing = [v for v in VARIANTS if v != "full" and v not in weights.SHIPPED_VARIANTS]
+    for variant in missing:
+        with pytest.raises(WeightsNotFoundError, match=f"sam-repro train stablesam --variant {variant}"):
+            weights.shipped_variant(variant)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        weights.shipped_variant("nope")
+    for variant, digest in weights.SHIPPED_VARIANTS.items():  # shipped ones load as the variant they claim
+        model, provenance = weights.load_stable_sam_model("tiny", variant=variant, device="cpu")
+        assert provenance["variant"] == variant and provenance["checkpoint_sha256"] == digest

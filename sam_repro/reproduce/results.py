@@ -181,7 +181,11 @@ def comparison(paper: str, rows: Sequence[ResultRow], row_key, digits: int = 2) 
     """
     published: dict[tuple[str, str, str, str], tuple[float, bool]] = {}
     for table in sorted({r.table for r in rows}):
-        for entry in paper_rows(paper, table):
+        try:
+            transcribed = paper_rows(paper, table)
+        except KeyError:  # a table the extraction lost (e.g. Stable-SAM's Table 8): ours only, nothing to pair
+            continue
+        for entry in transcribed:
             key = row_key(entry)
             if key is None:
                 continue

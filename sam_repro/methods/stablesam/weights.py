@@ -20,7 +20,7 @@ from sam_repro.backbones.parts import check_base, load_parts, read_parts_checkpo
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.backbones.specs import BackboneSpec
 from sam_repro.backbones.weights import (
-    STABLE_TRAIN_COMMAND, resolve_method_weights, resolve_sam_weights,
+    STABLE_TRAIN_COMMAND, get_weights, resolve_method_weights, resolve_sam_weights,
 )
 from sam_repro.backbones.checkpoints import load_strict
 from sam_repro.device import resolve_device
@@ -70,9 +70,33 @@ def save_stable_parts(model: torch.nn.Module, path: str | os.PathLike, *, varian
 
 
 
-def resolve_stable_checkpoint(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[Any, str | None]:
-    """The Stable-SAM file for ``backbone`` (the registry's ``stablesam:BACKBONE`` or an explicit file) and its
-    expected sha256."""
+SHIPPED_VARIANTS: dict[str, str] = {}
+"""sha256 of the Table 8 ablations shipped for the tiny SAM (``stable_sam_tiny_<variant>.pt`` next to the registered
+``stable_sam_tiny.pt``, each from ``sam-repro train stablesam --variant <variant>``); a variant missing here is not
+shipped."""
+
+
+def shipped_variant(variant: str) -> tuple[Any, str]:
+    """The shipped file of a tiny-SAM ablation and its sha256.
+
+    Raises:
+        WeightsNotFoundError: the variant is not shipped (the message says how to train it).
+    """
+    variant_config(variant)
+    entry = get_weights("stablesam", "tiny")
+    path = entry.checkpoint.shipped.with_name(f"stable_sam_tiny_{variant}.pt")
+    if variant not in SHIPPED_VARIANTS or not path.is_file():
+        raise WeightsNotFoundError(f"the Stable-SAM ablation {variant!r} is not shipped for the tiny SAM; train it with "
+                                   f"`{TRAIN_COMMAND} --variant {variant}` and pass checkpoint=PATH")
+    return path, SHIPPED_VARIANTS[variant]
+
+
+def resolve_stable_checkpoint(backbone: str, checkpoint: str | os.PathLike | None,
+                              variant: str = "full") -> tuple[Any, str | None]:
+    """The Stable-SAM file for ``backbone`` (the registry's ``stablesam:BACKBONE``, a shipped tiny-SAM ablation when
+    ``variant`` is not ``full``, or an explicit file) and its expected sha256."""
+    if checkpoint is None and variant != "full" and backbone == "tiny":
+        return shipped_variant(variant)
     return resolve_method_weights(
         "stablesam", backbone, checkpoint, label="Stable-SAM",
         alternatives="pass checkpoint=PATH (a Stable-SAM parts file) or random_init_plugins=True (SAM with "
@@ -87,8 +111,10 @@ def load_stable_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.Pat
     """Build a backbone's Stable-SAM and load its weights (strict, verified where a digest is known).
 
     Args:
-        checkpoint: a Stable-SAM parts file (None: the registry's); with ``random_init_plugins``, a plain SAM file
-            (None: the backbone's registered SAM weights).
+        checkpoint: a Stable-SAM parts file (None: the registry's, or for a ``variant`` other than ``full`` on the tiny
+            SAM the shipped ablation); with ``random_init_plugins``, a plain SAM file (None: the backbone's registered
+            SAM weights).
+        variant: the ablation to load when ``checkpoint`` is None (a given file says its own variant).
         random_init: no weights at all (seeded): tests, timing.
         random_init_plugins: SAM weights plus identity plug-ins of ``variant`` / ``plugin_config``: the start of
             training (and plain SAM's masks).
@@ -127,9 +153,11 @@ def load_stable_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.Pat
     if plugin_config is not None:
         raise ValueError("plugin_config is read from the Stable-SAM file; pass it only with random_init or "
                          "random_init_plugins")
-    path, expected = resolve_stable_checkpoint(spec.name, checkpoint)
+    path, expected = resolve_stable_checkpoint(spec.name, checkpoint, variant)
     parts, meta = read_parts_checkpoint(path, method="stablesam", backbone=spec.name, expected_sha256=expected)
     file_variant = meta.get("variant", "full")
+    if checkpoint is None and file_variant != variant:
+        raise CheckpointError(f"Stable-SAM file {path} holds variant {file_variant!r}, not the {variant!r} asked for")
     config = None if meta.get("plugin_config") is None else StablePluginConfig(**meta["plugin_config"])
     if config is None and variant_config(file_variant) is not None:
         raise CheckpointError(f"Stable-SAM file {path}: variant {file_variant!r} needs a plugin_config in its meta")
