@@ -70,7 +70,13 @@ def save_stable_parts(model: torch.nn.Module, path: str | os.PathLike, *, varian
 
 
 
-SHIPPED_VARIANTS: dict[str, str] = {}
+SHIPPED_VARIANTS: dict[str, str] = {
+    "decoder_ft": "85dd7a756a15bd4f65e40b8e8aae237993a238f5a8f8c328a6feac7bb69c2b92",
+    "spatial_attn": "a8b1ec51135b6553f1a037db8273ef1e3af032d7362974b8c0797cc87b9f4515",
+    "no_amplitude": "b29d9ef097761882ab404403835dcdf79a700cec072af0902bd2f79bf442f4a5",
+    "fixed_alpha": "749fc3dfb1fa056295eaabb9b22df15803fde965f51bfff4e1f6d036a06d7126",
+    "no_rts": "7dc2595b58afc7f70ea161fbef77b586b662847747b8c05a7a31d655c9bcc8f8",
+}
 """sha256 of the Table 8 ablations shipped for the tiny SAM (``stable_sam_tiny_<variant>.pt`` next to the registered
 ``stable_sam_tiny.pt``, each from ``sam-repro train stablesam --variant <variant>``); a variant missing here is not
 shipped."""
