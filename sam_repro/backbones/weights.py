@@ -321,8 +321,10 @@ register_weights(WeightsEntry(
          "CPU cores). No official Stable-SAM weights exist",
 ))
 TUNING_TRAIN_COMMAND = "sam-repro train tuning"
-_TUNED_FILES = {  # sha256 and size of the shipped files (None: not trained yet)
+_TUNED_FILES = {  # sha256 and size of the shipped files
     "ptsam": ("213379fd25cc056872b69989575a189edf9a101d45d6c5ce475dc49f62bfc2a1", 4_093),
+    "lora": ("57de71f8084574ff202166ed159b9cf57e704d1b9ce49cc850808b579cf495ca", 468_353),
+    "adapter": ("34cd646e85d47449bdc6732cf61dd024929ab2071215e0494dd098eb4da6ec30", 457_861),
 }
 for _method, _kind, _what in (("ptsam", "prompt", "PT-SAM's learnable prompt tokens (Stable-SAM's Table 5 baseline)"),
                               ("lora", "lora", "LoRA r=4 (peft) on the encoder's attention and the prediction layer"),
