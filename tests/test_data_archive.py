@@ -227,3 +227,79 @@ def test_tar_hardlink_to_a_symlink_is_refused(tmp_path):
     archive = make_tar(tmp_path / "h.tar", GOOD, symlinks={"DIS5K/l": "DIS-TR"}, hardlinks={"h": "DIS5K/l"})
     with pytest.raises(UnsafeArchiveError, match=r"'h': hard link to the symbolic link 'DIS5K/l'"):
         check_archive(archive)
+
+
+# -- members that alias or shadow one another: refused by name before anything is written (issue 21) --------
+def make_ordered_tar(path: Path, entries: list[tuple[str, str, str | bytes]]) -> Path:
+    """A tar whose members come in the given order: ``(name, "file" | "symlink", data or link target)``."""
+    with tarfile.open(path, "w") as tf:
+        for name, kind, value in entries:
+            info = tarfile.TarInfo(name)
+            if kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, str(value)
+                tf.addfile(info)
+            else:
+                info.size = len(value)
+                tf.addfile(info, io.BytesIO(value))
+    return path
+
+
+def make_ordered_zip(path: Path, entries: list[tuple[str, str, str | bytes]]) -> Path:
+    """The zip counterpart of :func:`make_ordered_tar`."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, kind, value in entries:
+            info = zipfile.ZipInfo(name)
+            if kind == "symlink":
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, value)
+    return path
+
+
+@pytest.mark.parametrize("maker,suffix", [(make_ordered_zip, ".zip"), (make_ordered_tar, ".tar")])
+@pytest.mark.parametrize("entries,member,reason", [
+    # ``l/x.png`` is written through the archive's own link into ``D/x.png``, which is also a member: the
+    # copy that wins depends on the order, and extraction used to fail on the staging path
+    ([("D/x.png", "file", b"1"), ("l", "symlink", "D"), ("l/x.png", "file", b"2")],
+     "l/x.png", "written through the symbolic link 'l'"),
+    ([("l", "symlink", "D"), ("l/new.png", "file", b"2"), ("D/y.png", "file", b"1")],
+     "l/new.png", "written through the symbolic link 'l'"),
+    ([("x", "file", b"1"), ("x/y", "file", b"2")], "x/y", "lies under the file member 'x'"),
+    ([("x/y", "file", b"2"), ("x", "file", b"1")], "x/y", "lies under the file member 'x'"),
+], ids=["alias-of-a-member", "through-a-link", "file-then-child", "child-then-file"])
+def test_a_member_under_a_link_or_a_file_is_refused_by_name(tmp_path, maker, suffix, entries, member, reason):
+    archive = maker(tmp_path / f"shadow{suffix}", entries)
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError) as error:
+        safe_extract(archive, dest)
+    message = str(error.value)
+    assert f"{member!r}: {reason}" in message and str(archive) in message, message
+    assert ".extracting-" not in message
+    assert not dest.exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize("maker,suffix", [(make_zip, ".zip"), (make_tar, ".tar")])
+@pytest.mark.parametrize("target", [".", "./", "sub/.."])
+def test_a_link_to_its_own_folder_is_refused(tmp_path, maker, suffix, target):
+    """``b -> .`` (the second half of the issue's chain) makes ``b/b/b/...`` an endless folder."""
+    archive = maker(tmp_path / f"loop{suffix}", GOOD, symlinks={"DIS5K/b": target})
+    with pytest.raises(UnsafeArchiveError, match=r"'DIS5K/b': link target"):
+        check_archive(archive)
+
+
+def test_a_write_error_names_the_member_not_the_staging_folder(tmp_path, monkeypatch):
+    """A disk that fills up mid-extraction: the OSError keeps its errno but names archive and member."""
+    import errno
+    import shutil
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "dest/.extracting-x/DIS5K/a.jpg"))
+
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+    archive = make_tar(tmp_path / "ok.tar", GOOD)
+    dest = tmp_path / "dest"
+    with pytest.raises(OSError) as error:
+        safe_extract(archive, dest)
+    message = str(error.value)
+    assert error.value.errno == errno.ENOSPC and "No space left on device" in message
+    assert str(archive) in message and "'DIS5K/DIS-TR/im/a.jpg'" in message and ".extracting-" not in message
+    assert listing(dest) == []

@@ -7,18 +7,23 @@ member
 * has an absolute path (``/x``, ``\\x``, ``C:x``), a ``..`` component, or a NUL byte;
 * has the same name as an earlier member (after removing ``.`` components and repeated or trailing
   separators) and is not a directory listed twice: which copy would win is unclear;
+* lies below another member that is not a directory: below a symbolic link of the archive (``l -> D``
+  then ``l/x.png``: written through the link, onto ``D/x.png`` if that is a member too) or below a file
+  (``x`` then ``x/y``), whatever the order of the two;
 * is a symbolic link whose target is absolute, leads outside the target directory, contains a ``..``
-  component, or is (or passes through) another symbolic link of the archive. Chains are refused because
-  a link's meaning depends on links created later: ``a -> b/..`` then ``b -> .`` each look inside, yet
-  ``a`` ends at the parent of the target directory. Links inside the tree without ``..`` that point at
-  files or directories (``latest -> DIS-TR``) are allowed;
+  component, points at the folder that holds it (``b -> .``: a loop, ``b/b/b/...``), or is (or passes
+  through) another symbolic link of the archive. Chains are refused because a link's meaning depends on
+  links created later: ``a -> b/..`` then ``b -> .`` each look inside, yet ``a`` ends at the parent of
+  the target directory. Links inside the tree without ``..`` that point at files or directories
+  (``latest -> DIS-TR``) are allowed;
 * is a hard link to a path outside the archive tree or to a symbolic link;
 * is a device, FIFO or other special file.
 
 While writing, the real path of every file, directory and link is checked again against the staging
 directory, and once everything is written every link of the final tree is resolved once more (a second
 line of defence against link tricks, for zip and tar alike). Permissions, owners and set-uid bits from
-the archive are not applied.
+the archive are not applied. An ``OSError`` while writing (a full disk, a permission) keeps its errno but
+names the archive and the member instead of the staging path, which is deleted by then.
 
 Atomicity: the archive is extracted into a fresh staging directory *inside* ``dest`` (same file
 system), then each top-level entry is moved into ``dest`` with one ``os.replace``: each top-level entry
@@ -26,6 +31,7 @@ appears complete or not at all, and a failed extraction leaves ``dest`` as it wa
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -33,6 +39,7 @@ import stat
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -136,10 +143,27 @@ def _link_escapes(member_name: str, target: str, links: frozenset[tuple[str, ...
     if ".." in re.split(r"[\\/]+", target):
         # what '..' climbs out of depends on links extracted later (a -> b/.. with b -> .): refuse it
         return f"link target {target!r} contains a '..' component"
+    if not _parts(target):
+        return f"link target {target!r} is the folder that holds the link (a loop)"
     resolved = _parts(member_name)[:-1] + _parts(target)
     through = next((resolved[:k] for k in range(1, len(resolved) + 1) if resolved[:k] in links), None)
     if through is not None:
         return f"link target {target!r} is or passes through the link {'/'.join(through)!r} (link chain)"
+    return None
+
+
+def _below_another_member(key: tuple[str, ...], by_name: dict[tuple[str, ...], Member]) -> str | None:
+    """Why the member whose normalised name is ``key`` may not be written below another member of the
+    archive (``by_name``: the first member of each normalised name), or None: a folder of its path is a
+    symbolic link (the member would be written through the link) or a file, hard link or special file."""
+    for depth in range(1, len(key)):
+        above = by_name.get(key[:depth])
+        if above is None or above.type == "dir":
+            continue
+        if above.type == "symlink":
+            return (f"written through the symbolic link {above.name!r} (a member may not be written through a "
+                    "link of its archive: it could land on another member)")
+        return f"lies under the {above.type} member {above.name!r}, which is not a folder"
     return None
 
 
@@ -160,14 +184,19 @@ def check_archive(archive: str | os.PathLike, kind: str | None = None) -> list[M
         raise UnsafeArchiveError(f"cannot read {kind} archive {archive}: {error}") from error
     problems = []
     links = frozenset(_parts(m.name) for m in members if m.type == "symlink")
-    seen: dict[tuple[str, ...], Member] = {}
+    by_name: dict[tuple[str, ...], Member] = {}
+    for member in members:
+        by_name.setdefault(_parts(member.name), member)
+    seen: set[tuple[str, ...]] = set()
     for member in members:
         reason = _unsafe_path(member.name)
         key = _parts(member.name)
-        earlier = seen.get(key)
+        earlier = by_name[key] if key in seen else None
         if reason is None and earlier is not None and not (earlier.type == member.type == "dir"):
             reason = f"duplicate member name (an earlier {earlier.type} member is also called {earlier.name!r})"
-        seen.setdefault(key, member)
+        seen.add(key)
+        if reason is None:
+            reason = _below_another_member(key, by_name)
         if reason is None and member.type == "symlink":
             reason = _link_escapes(member.name, member.link, links)
         elif reason is None and member.type == "hardlink":
@@ -198,48 +227,76 @@ def _target(staging: Path, real_staging: Path, name: str, archive: Path) -> Path
     return path
 
 
+@contextlib.contextmanager
+def _writing(archive: Path, name: str) -> Iterator[None]:
+    """Re-raise an ``OSError`` met while writing member ``name`` of ``archive`` (a full disk, a permission)
+    naming the archive and the member rather than the staging path, which is deleted afterwards. The errno
+    is kept, and with it the subclass (``OSError(errno.ENOSPC, ...)``, ``FileExistsError``...)."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+        message = f"extracting {archive}: cannot write member {name!r}: {reason}"
+        raise (OSError(error.errno, message) if error.errno is not None else OSError(message)) from error
+
+
 def _extract_all(archive: Path, kind: str, members: list[Member], staging: Path) -> None:
     real_staging = Path(os.path.realpath(staging))
     if kind == "zip":
         with zipfile.ZipFile(archive) as zf:
             for info, member in zip(zf.infolist(), members):
-                path = _target(staging, real_staging, member.name, archive)
-                if member.type == "dir":
-                    path.mkdir(parents=True, exist_ok=True)
-                    continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _check_parent(path, real_staging, member.name, archive)
-                if member.type == "symlink":
-                    os.symlink(member.link, path)
-                    _check_link(path, real_staging, member.name, archive)
-                    continue
-                with zf.open(info) as source, open(path, "xb") as target:
-                    shutil.copyfileobj(source, target, 1 << 20)
+                with _writing(archive, member.name):
+                    _write_zip_member(zf, info, member, staging, real_staging, archive)
         return
     with tarfile.open(archive, mode="r:*") as tf:
         for info in tf.getmembers():
-            path = _target(staging, real_staging, info.name, archive)
-            if info.isdir():
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _check_parent(path, real_staging, info.name, archive)
-            if info.issym():
-                os.symlink(info.linkname, path)
-                _check_link(path, real_staging, info.name, archive)
-            elif info.islnk():
-                source_path = _target(staging, real_staging, info.linkname, archive)
-                if not _inside(source_path, real_staging) or not source_path.is_file():
-                    raise UnsafeArchiveError(
-                        f"refusing to extract {archive}: hard link {info.name!r} -> {info.linkname!r}"
-                    )
-                shutil.copyfile(source_path, path)
-            else:
-                source = tf.extractfile(info)
-                if source is None:
-                    raise UnsafeArchiveError(f"refusing to extract {archive}: member {info.name!r} has no data")
-                with source, open(path, "xb") as target:
-                    shutil.copyfileobj(source, target, 1 << 20)
+            with _writing(archive, info.name):
+                _write_tar_member(tf, info, staging, real_staging, archive)
+
+
+def _write_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, member: Member, staging: Path,
+                      real_staging: Path, archive: Path) -> None:
+    """Write one checked zip member (folder, symbolic link or file) under ``staging``."""
+    path = _target(staging, real_staging, member.name, archive)
+    if member.type == "dir":
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_parent(path, real_staging, member.name, archive)
+    if member.type == "symlink":
+        os.symlink(member.link, path)
+        _check_link(path, real_staging, member.name, archive)
+        return
+    with zf.open(info) as source, open(path, "xb") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _write_tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo, staging: Path, real_staging: Path,
+                      archive: Path) -> None:
+    """Write one checked tar member (folder, symbolic link, hard link as a copy, or file) under ``staging``."""
+    path = _target(staging, real_staging, info.name, archive)
+    if info.isdir():
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_parent(path, real_staging, info.name, archive)
+    if info.issym():
+        os.symlink(info.linkname, path)
+        _check_link(path, real_staging, info.name, archive)
+    elif info.islnk():
+        source_path = _target(staging, real_staging, info.linkname, archive)
+        if not _inside(source_path, real_staging) or not source_path.is_file():
+            raise UnsafeArchiveError(
+                f"refusing to extract {archive}: hard link {info.name!r} -> {info.linkname!r}: its target is not a "
+                "regular file extracted before it"
+            )
+        shutil.copyfile(source_path, path)
+    else:
+        source = tf.extractfile(info)
+        if source is None:
+            raise UnsafeArchiveError(f"refusing to extract {archive}: member {info.name!r} has no data")
+        with source, open(path, "xb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
 
 
 def _check_parent(path: Path, real_staging: Path, name: str, archive: Path) -> None:
