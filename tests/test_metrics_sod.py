@@ -271,3 +271,31 @@ def test_other_sod_metrics_are_defined_on_a_single_pixel(gt_value, pred_value):
 def test_e_measure_of_two_pixels_is_finite():
     result = M.e_measure(np.array([[1.0, 0.0]]), np.array([[True, False]]))
     assert np.isfinite(result["max"]) and result["max"] <= 2.0
+
+
+def test_a_refused_sample_is_added_to_no_member_of_sod_metrics():
+    """The S-measure is updated before the E-measure refuses a 1-pixel image: without care the dataset
+    S-measure would average one image more than the E-measure (a caller that skips the failed sample
+    would still have it in one mean)."""
+    acc, untouched = M.SODMetrics(("sm", "em", "mae")), M.SODMetrics(("sm", "em", "mae"))
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    for metrics in (acc, untouched):
+        metrics.update(gt.astype(float) * 0.6, gt)
+    with pytest.raises(ValueError, match="2 pixels"):
+        acc.update(np.ones((1, 1)), np.ones((1, 1), bool))
+    after, expected = acc.compute(), untouched.compute()
+    assert after.keys() == expected.keys()
+    for key in expected:  # sm would be the mean over two images, em over one
+        np.testing.assert_array_equal(after[key], expected[key], err_msg=key)
+
+
+def test_sod_metrics_update_returns_what_its_members_return():
+    gt = np.zeros((9, 7), bool)
+    gt[2:6, 1:5] = True
+    pred = np.clip(gt * 0.8 + np.linspace(0, 0.3, 63).reshape(9, 7), 0, 1)
+    values = M.SODMetrics().update(pred, gt)
+    em, fm = M.e_measure(pred, gt), M.f_measure(pred, gt)
+    assert values == {"sm": M.s_measure(pred, gt), "em_adp": em["adp"], "em_mean": em["mean"], "em_max": em["max"],
+                      "fm_adp": fm["adp"], "fm_mean": fm["mean"], "fm_max": fm["max"],
+                      "wfm": M.weighted_f_measure(pred, gt), "mae": M.mae(pred, gt), "hce": M.hce(pred, gt)}

@@ -28,10 +28,10 @@ Sm = 1 - mean(pred)); see research/metrics.md for the table.
 
 Degenerate images: the E-measure divides by ``H*W - 1`` (PySODMetrics), so an image of one pixel would
 score ``1 / eps`` (4.5e15); :func:`e_measure` (and so :class:`EMeasure` and :class:`SODMetrics` with
-``em``) raises ``ValueError`` for images with fewer than two pixels. The other metrics are defined on
-a single pixel and left as they are: S-measure's SSIM treats ``N = 1`` explicitly (zero variance), and
-F, wF, MAE and HCE divide by no pixel count minus one. ``import py_sod_metrics`` costs about a
-second (it pulls scikit-learn), so it is imported on first use.
+``em``, which then adds the image to none of its members) raises ``ValueError`` for images with fewer
+than two pixels. The other metrics are defined on a single pixel and left as they are: S-measure's SSIM
+treats ``N = 1`` explicitly (zero variance), and F, wF, MAE and HCE divide by no pixel count minus one.
+``import py_sod_metrics`` costs about a second (it pulls scikit-learn), so it is imported on first use.
 """
 from __future__ import annotations
 
@@ -522,6 +522,21 @@ class HCE(Metric):
 SOD_METRICS = ("sm", "em", "fm", "wfm", "mae", "hce")
 
 
+def _scalars(stats: dict[str, Any]) -> dict[str, float]:
+    """The per-image scalars of :meth:`SODMetrics.update` from :meth:`SODMetrics.measure`'s statistics:
+    ``sm``, ``em_adp``/``em_mean``/``em_max`` and ``fm_...`` (adaptive value, mean and max of the image's
+    curve), ``wfm``, ``mae``, and ``hce`` as an int, for the members present."""
+    out: dict[str, float] = {}
+    for name, member in stats.items():
+        if name in ("em", "fm"):
+            curve = np.asarray(member["curve"], dtype=np.float64)
+            out.update({f"{name}_adp": member["adp"], f"{name}_mean": float(curve.mean()),
+                        f"{name}_max": float(curve.max())})
+        else:
+            out[name] = int(member[name]) if name == "hce" else member[name]
+    return out
+
+
 class SODMetrics(Metric):
     """All SOD/DIS metrics of one dataset in one object (the DIS5K/Pi-SAM/DIS-SAM table).
 
@@ -574,17 +589,15 @@ class SODMetrics(Metric):
             acc.add(stats[name])
 
     def update(self, pred: Any, gt: Any, skeleton: Any = None) -> dict[str, float]:
-        p, g = _prepare(pred, gt)  # validate once; members re-check cheaply
-        out: dict[str, float] = {}
-        for name, acc in self._acc.items():
-            if name == "hce":
-                out["hce"] = acc.update(p, g, skeleton=skeleton)
-            elif name in ("em", "fm"):
-                r = acc.update(p, g)
-                out.update({f"{name}_{k}": r[k] for k in ("adp", "mean", "max")})
-            else:
-                out[name] = acc.update(p, g)
-        return out
+        """Add one image to every member and return its per-image scalars (see the class docstring).
+
+        All or nothing: every member measures the image before any adds it, so an image that one member
+        refuses (the E-measure of a 1-pixel image, a skeleton of the wrong shape) is added to none and the
+        members keep averaging the same images.
+        """
+        stats = self.measure(pred, gt, skeleton=skeleton)
+        self.add(stats)
+        return _scalars(stats)
 
     def compute(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
