@@ -227,3 +227,60 @@ def test_a_repeated_index_counts_once(segmenter, tmp_path: Path) -> None:
         summary = evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, limit=2, progress=False)
     assert summary["samples"] == 2 and summary["objects"] == 4
     assert [r["index"] for r in _records(tmp_path)] == [0, 1]  # rewritten without the repeat
+
+
+_HOLDING_RUN = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+import sam_repro
+from sam_repro.eval.harness import evaluate
+from sam_repro.eval.protocols import TIGHT_BOX
+from test_harness import _Squares
+
+class Stuck(_Squares):  # the test's samples; loading sample 2 never returns (the process is killed there)
+    def load(self, index):
+        if index == 2:
+            Path(sys.argv[2]).touch()
+            while True:
+                time.sleep(0.05)
+        return super().load(index)
+
+evaluate(sam_repro.load_segmenter("micro", random_init=True, device="cpu"), Stuck(), TIGHT_BOX, sys.argv[1],
+         progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_in_another_process_is_refused_and_its_death_frees_the_folder(segmenter, tmp_path: Path) -> None:
+    """Two notebooks into one folder: the OS lock holds across processes, names the other process, and is
+    released when that process is SIGKILLed mid-run; the next run resumes its records, each sample once."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from sam_repro.eval.harness import HOLDER_FILE, RunLockedError
+
+    out, reached = tmp_path / "run", tmp_path / "reached"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    other = subprocess.Popen([sys.executable, "-c", _HOLDING_RUN, str(out), str(reached), str(Path(__file__).parent)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not reached.exists():
+            assert other.poll() is None, f"the other run ended early:\n{other.stdout.read()}"
+            assert time.monotonic() < deadline, "the other run never reached sample 2"
+            time.sleep(0.05)
+        with pytest.raises(RunLockedError) as refused:
+            evaluate(segmenter, _Squares(), TIGHT_BOX, out, progress=False)
+        assert str(out) in str(refused.value) and f"pid {other.pid}" in str(refused.value)
+        assert [r["index"] for r in _records(out)] == [0, 1]  # nothing appended by the refused run
+    finally:
+        other.kill()  # SIGKILL: no cleanup runs in the other process
+        other.wait(30)
+    assert (out / HOLDER_FILE).exists()  # left behind by the killed run; the OS released its lock
+    resumed = evaluate(segmenter, _Squares(), TIGHT_BOX, out, progress=False)
+    assert resumed["provenance"]["samples_this_run"] == 3 and resumed["samples"] == 5
+    assert [r["index"] for r in _records(out)] == [0, 1, 2, 3, 4]
+    assert not (out / HOLDER_FILE).exists()
