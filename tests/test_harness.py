@@ -284,3 +284,25 @@ def test_a_run_in_another_process_is_refused_and_its_death_frees_the_folder(segm
     assert resumed["provenance"]["samples_this_run"] == 3 and resumed["samples"] == 5
     assert [r["index"] for r in _records(out)] == [0, 1, 2, 3, 4]
     assert not (out / HOLDER_FILE).exists()
+
+
+def test_records_glued_onto_one_line_by_an_older_version_are_split(segmenter, tmp_path: Path) -> None:
+    """Before the fix, an unterminated last record had the next one appended onto its line, and every resume
+    after that aborted. Such a line (complete records back to back) is split again, with a warning naming it;
+    a line that is not records at all still stops the run, naming the file and the line."""
+    from sam_repro.eval.harness import RecordsWarning, load_records
+
+    evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, limit=3, progress=False)
+    path = tmp_path / "records.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text(f"{lines[0]}\n{lines[1]}{lines[2]}\n")  # what the old append made of a lost newline
+    with pytest.warns(RecordsWarning, match=r"records\.jsonl: line 2 holds 2 records"):
+        assert [r["index"] for r in load_records(tmp_path)] == [0, 1, 2]  # not dropped as a torn last line
+    path.write_text(f"{lines[0]}{lines[1]}\n{lines[2]}\n")  # glued, then a later run appended: resume aborted
+    with pytest.warns(RecordsWarning, match=r"records\.jsonl: line 1 holds 2 records"):
+        summary = evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, progress=False)
+    assert summary["samples"] == 5 and summary["provenance"]["samples_this_run"] == 2
+    assert [r["index"] for r in _records(tmp_path)] == [0, 1, 2, 3, 4]  # split and rewritten, one per line
+    path.write_text(f"{lines[0]}\nnot a record\n{lines[1]}\n")
+    with pytest.raises(ValueError, match=r"records\.jsonl: line 2 is not a JSON record"):
+        evaluate(segmenter, _Squares(), TIGHT_BOX, tmp_path, progress=False)

@@ -7,9 +7,11 @@ Writes, under ``out_dir``:
   skips the samples already recorded, so an interrupted run resumes without duplicating or losing records.
   Before appending, the file is repaired with one atomic rewrite: a torn last line (not JSON: a write cut
   short) is dropped, a complete last line whose ``\\n`` is missing is terminated (else the next append
-  would glue two records onto one line), and a sample index recorded twice keeps its last record (with a
-  :class:`RecordsWarning` naming the index). Samples recorded as failed are retried on resume by default
-  (``retry_failed``): their failed records are removed in that rewrite, so no sample is counted twice;
+  would glue two records onto one line), a line holding several complete records glued together (what
+  older versions appended after such a line) is split into them, and a sample index recorded twice keeps
+  its last record (each with a :class:`RecordsWarning` naming the line or the index). Samples recorded as
+  failed are retried on resume by default (``retry_failed``): their failed records are removed in that
+  rewrite, so no sample is counted twice;
 * ``run_key.json``: what the records depend on (segmenter with its checkpoint hash, protocol, data,
   seed, object selection); records written under another key are discarded, not resumed. A missing or
   unreadable (corrupt, not JSON) ``run_key.json`` counts as another key: the run starts over, with a
@@ -131,29 +133,61 @@ def _run_lock(out: Path) -> Iterator[None]:
         lock.release()
 
 
+def _as_record(value: Any) -> dict[str, Any] | None:
+    """``value`` when it is a record (a JSON object with an integer ``index``), else None."""
+    return value if isinstance(value, dict) and isinstance(value.get("index"), int) else None
+
+
+def _glued_records(line: str) -> list[dict[str, Any]] | None:
+    """The records of a line that holds two or more complete records back to back (``{...}{...}``: what an
+    older harness appended after a record whose ``\\n`` was lost), or None when the line is anything else."""
+    decoder, records, position = json.JSONDecoder(), [], 0
+    while position < len(line):
+        try:
+            value, position = decoder.raw_decode(line, position)
+        except ValueError:
+            return None
+        record = _as_record(value)
+        if record is None:
+            return None
+        records.append(record)
+        while position < len(line) and line[position].isspace():
+            position += 1
+    return records if len(records) > 1 else None
+
+
 def _parse_records(path: Path, text: str) -> tuple[list[dict[str, Any]], bool]:
     """The records in ``text`` (one JSON object with an integer ``index`` per line; blank lines skipped) and
-    whether its last line is torn (not such an object: a write cut short).
+    whether the file needs a rewrite before appending: its last line is torn (not a record: a write cut
+    short) or a line held several records glued together (split here, with a :class:`RecordsWarning` naming
+    the line).
 
     Raises:
-        ValueError: a line other than the last is not a record (the file is damaged, not interrupted).
+        ValueError: a line other than the last is neither a record nor records glued together (the file is
+            damaged, not interrupted).
     """
     lines = text.splitlines()
-    records, torn = [], False
+    records, repair = [], False
     for number, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _as_record(json.loads(line))
         except ValueError:
             record = None
-        if not isinstance(record, dict) or not isinstance(record.get("index"), int):
-            if number != len(lines) - 1:
-                raise ValueError(f"{path}: line {number + 1} is not a JSON record; delete the file to start over")
-            torn = True
+        if record is not None:
+            records.append(record)
             continue
-        records.append(record)
-    return records, torn
+        glued = _glued_records(line)
+        if glued is not None:
+            warnings.warn(f"{path}: line {number + 1} holds {len(glued)} records glued together (a record whose "
+                          "newline was lost, then an append); reading them as separate records",
+                          RecordsWarning, stacklevel=3)
+            records.extend(glued)
+        elif number != len(lines) - 1:
+            raise ValueError(f"{path}: line {number + 1} is not a JSON record; delete the file to start over")
+        repair = True
+    return records, repair
 
 
 def _last_per_index(records: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
@@ -186,23 +220,24 @@ def _rewrite_records(path: Path, records: list[dict[str, Any]]) -> None:
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
     """The records of ``path``, repaired for appending (the caller holds the run lock): a torn last line is
-    dropped, an unterminated but complete last line is terminated, a repeated index keeps its last record;
-    any of these rewrites the file atomically."""
+    dropped, an unterminated but complete last line is terminated, glued records are split, a repeated index
+    keeps its last record; any of these rewrites the file atomically."""
     if not path.is_file():
         return []
     text = path.read_text()
-    records, torn = _parse_records(path, text)
+    records, repair = _parse_records(path, text)
     kept = _last_per_index(records, path)
-    if torn or len(kept) != len(records) or (text and not text.endswith("\n")):
+    if repair or len(kept) != len(records) or (text and not text.endswith("\n")):
         _rewrite_records(path, kept)
     return kept
 
 
 def load_records(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The records of a finished (or interrupted) run under ``out_dir``, in index order, read-only: a torn last
-    line is skipped (not repaired), and a sample index recorded more than once keeps its last record, with a
-    :class:`RecordsWarning` naming the index. Without ``records.jsonl``, the records of the shard folders
-    (``shard-<i>-of-<n>/``, see the module docstring) merged."""
+    line is skipped (not repaired), records glued onto one line are read as separate records, and a sample
+    index recorded more than once keeps its last record (both with a :class:`RecordsWarning` naming the line
+    or the index). Without ``records.jsonl``, the records of the shard folders (``shard-<i>-of-<n>/``, see the
+    module docstring) merged."""
     path = Path(out_dir) / "records.jsonl"
     if not path.is_file():
         shards = shard_folders(out_dir)
