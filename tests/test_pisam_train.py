@@ -63,7 +63,7 @@ def base(tmp_path: Path) -> Path:
 def _config(tmp_path: Path, base: Path, **overrides) -> PiSamTrainConfig:
     values = dict(backbone="micro", base_checkpoint=str(base), datasets="test/pi_fixed", samples_per_dataset=0,
                   steps_hr=1, steps_interactor=1, images_per_step=2, num_points=64, checkpoint_every=1,
-                  run_dir=str(tmp_path / "run"), output=str(tmp_path / "pi.pt"))
+                  run_dir=str(tmp_path / "run"), output=str(tmp_path / "pi.pt"), init_hq="random")
     values.update(overrides)
     return PiSamTrainConfig(**values)
 
@@ -117,6 +117,31 @@ def test_each_stage_changes_only_its_set_and_the_file_round_trips(tmp_path: Path
         assert torch.equal(loaded.state_dict()[name], value), name
 
 
+def test_hq_parts_start_from_an_hq_file_on_the_same_sam_only(tmp_path: Path, base: Path) -> None:
+    from sam_repro.hashing import sha256_file
+    from sam_repro.methods.hqsam import load_hq_sam_model, save_hq_checkpoint
+    from sam_repro.methods.hqsam.weights import hq_state_dict
+    from sam_repro.train.pisam import _init_hq_parts
+
+    hq_model, _ = load_hq_sam_model("micro", base, device="cpu", random_init_hq=True, seed=7)
+    hq_file = tmp_path / "hq.pt"
+    save_hq_checkpoint(hq_model, hq_file, base_sha256=sha256_file(base), backbone="micro")
+    model, _ = load_pi_sam_model("micro", base, device="cpu", random_init_pi=True, seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    source = _init_hq_parts(model, "micro", _config(tmp_path, base, init_hq=str(hq_file)))
+    assert str(hq_file) in source
+    hq = hq_state_dict(hq_model)
+    for name, value in model.state_dict().items():  # HQ parts are the file's, everything else untouched
+        assert torch.equal(value, hq[name] if name in hq else before[name]), name
+    other = tmp_path / "other_sam.pt"
+    save_checkpoint(build_sam(MICRO, seed=4), other)
+    foreign = tmp_path / "hq_foreign.pt"
+    save_hq_checkpoint(hq_model, foreign, base_sha256=sha256_file(other), backbone="micro")
+    with pytest.raises(Exception, match="sha256"):
+        _init_hq_parts(model, "micro", _config(tmp_path, base, init_hq=str(foreign)))
+    assert _init_hq_parts(model, "micro", _config(tmp_path, base, init_hq="random")) == "random"
+
+
 def test_resume_is_exact(tmp_path: Path, base: Path) -> None:
     whole = _config(tmp_path / "a", base, steps_hr=2, steps_interactor=1)
     train_pi_sam(whole, resume=False, progress=False)
@@ -131,7 +156,8 @@ def test_resume_is_exact(tmp_path: Path, base: Path) -> None:
 def test_cli_trains_pisam_and_pi_sam_alias(tmp_path: Path, base: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--backbone", "micro", "--base-checkpoint", str(base), "--datasets", "test/pi_fixed",
             "--samples-per-dataset", "0", "--steps-hr", "1", "--steps-interactor", "0", "--images-per-step", "1",
-            "--num-points", "32", "--run-dir", str(tmp_path / "run"), "--output", str(tmp_path / "pi.pt")]
+            "--num-points", "32", "--init-hq", "random", "--run-dir", str(tmp_path / "run"),
+            "--output", str(tmp_path / "pi.pt")]
     assert main(["train", "pi-sam", *args, "--stop-after", "1"]) == 0
     assert (tmp_path / "pi.pt").is_file()
     _, info = load_pi_sam_model("micro", tmp_path / "pi.pt", device="cpu", base_checkpoint=base)

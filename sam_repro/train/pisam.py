@@ -62,9 +62,9 @@ class PiSamTrainConfig:
     train_split: str = "train"
     samples_per_dataset: int = 1000
     """samples drawn from each dataset's train split (0: its nominal length)"""
-    steps_hr: int = 12000
+    steps_hr: int = 5000
     """stage-1 optimizer steps (HQ parts + HR decoder)"""
-    steps_interactor: int = 4000
+    steps_interactor: int = 2000
     """stage-2 optimizer steps (interactor alone); 0 leaves the interactor untrained"""
     images_per_step: int = 4
     flip_probability: float = 0.5
@@ -84,6 +84,10 @@ class PiSamTrainConfig:
     """most simulated clicks per sample (Pi-SAM: 10)"""
     min_area: int = 2
     """smallest error region (after the boundary strip) that can receive a click (Pi-SAM: 2)"""
+    init_hq: str = "registry"
+    """where the HQ parts start: ``"registry"`` (the backbone's registered HQ-SAM file, ``hqsam:BACKBONE``, as the
+    official code starts from HQ-SAM's ``sam_vit_*_maskdecoder.pth``), ``"random"`` (freshly drawn), or the path of
+    an HQ-only file trained on the same SAM weights"""
     hr_dim_1: int = 0
     """first HR-head width (0: default_hr_dims)"""
     hr_dim_2: int = 0
@@ -198,6 +202,7 @@ def train_pi_sam(config: PiSamTrainConfig, resume: bool = True, progress: bool =
     model, provenance = load_pi_sam_model(spec, config.base_checkpoint, device="cpu", random_init_pi=True,
                                           seed=config.seed, hr_dims=hr_dims)
     base_sha = provenance["checkpoint_sha256"]
+    hq_source = _init_hq_parts(model, spec.name, config)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     run_dir = Path(config.run_dir)
@@ -262,7 +267,7 @@ def train_pi_sam(config: PiSamTrainConfig, resume: bool = True, progress: bool =
     model.mask_decoder.interactor_trained = config.steps_interactor > 0
     meta = {
         "train_config": _comparable(config), "steps": step, "base_checkpoint": provenance["checkpoint"],
-        "train_seconds_this_session": round(time.perf_counter() - started, 1), "command": TRAIN_COMMAND,
+        "hq_parts_started_from": hq_source, "train_seconds_this_session": round(time.perf_counter() - started, 1), "command": TRAIN_COMMAND,
         "data": f"{config.datasets}:{config.train_split} (seed {config.seed})",
     }
     save_pi_checkpoint(model, config.output, base_sha256=base_sha, backbone=config.backbone, meta=meta)
@@ -327,6 +332,23 @@ def _train_step(model: torch.nn.Module, pool: HqPool, step: int, stage: str, con
         stats["iou_low_res"] = float(mask_iou(up, binary).mean())
         stats["iou_hr"] = float(mask_iou(hr.detach(), binary).mean())
     return loss, stats
+
+
+def _init_hq_parts(model: torch.nn.Module, backbone: str, config: PiSamTrainConfig) -> str:
+    """Start ``model``'s HQ parts as ``config.init_hq`` says and return where they came from (for the file's meta).
+
+    An HQ file is loaded through :func:`~sam_repro.methods.hqsam.load_hq_sam_model` on the same base SAM, which
+    refuses HQ parts trained on other SAM weights.
+    """
+    from sam_repro.methods.hqsam import load_hq_sam_model
+    from sam_repro.methods.hqsam.weights import hq_state_dict, load_hq_only_state
+
+    if config.init_hq == "random":
+        return "random"
+    checkpoint = None if config.init_hq == "registry" else config.init_hq
+    hq_model, info = load_hq_sam_model(backbone, checkpoint, device="cpu", base_checkpoint=config.base_checkpoint)
+    load_hq_only_state(model, hq_state_dict(hq_model), info["checkpoint"])
+    return f"{info['checkpoint']} (sha256 {info['checkpoint_sha256']})"
 
 
 def _comparable(config: PiSamTrainConfig) -> dict[str, Any]:
