@@ -15,7 +15,7 @@ reason:
   blue-green haze with marine snow and low contrast. One mask per object.
 - ``synthetic/rooftops`` (Rooftop): top-down aerial views; gabled roofs (two differently lit halves)
   among trees, roads, cars and the houses' own shadows. One mask per roof.
-- ``synthetic/leaf_lesion`` (LeafDisease): a leaf with veins and small brown lesions ringed by
+- ``synthetic/leaf_lesion`` (LeafDisease): a leaf with veins and brown lesions ringed by
   a yellow halo (the halo is not part of the lesion). One mask per lesion (small targets).
 - ``synthetic/boulders`` (DOORS): a regolith plain with pebbles; boulders lit from one side with
   cast shadows (shadows are not boulders). One mask per boulder.
@@ -32,14 +32,29 @@ from sam_repro.data.synthetic.base import FamilySpec, Generated, finish_masks
 
 _SPLITS = {"train": 50, "test": 100}
 
+OBJECT_SCALE: dict[str, float] = {
+    "glands": 0.7, "underwater": 1.2, "rooftops": 1.8, "leaf_lesion": 2.3, "boulders": 1.6, "timber": 1.0,
+}
+"""Linear size factor of each domain's target objects (glands, trash, roofs, lesions, boulders; a log's thickness),
+the knob that calibrates a stand-in's difficulty for the embedded tiny SAM: the unadapted model fails mostly on
+the small objects of a domain. Chosen (generator version 2) so that the unadapted v3 tiny SAM's FR@85 with 20 clicks
+under the TTA paper's protocol (previous *binary* mask fed back) falls in 5-65% on the test split (25 images, the 2
+largest objects each) and again on the train split: glands 14 / 8%, underwater 59 / 51%, rooftops 34 / 32%,
+leaf_lesion 55 / 55%, boulders 40 / 30%, timber 48 / 36% (at 1.0: 2, 70.5, 96, 100, 96, 72% on the test split).
+The calibration table of ``notebooks/data/synthetic_families.ipynb`` re-measures it."""
+TIMBER_LOGS: tuple[int, int] = (2, 6)
+"""Logs per timber image, drawn from [low, high): the pile's crowding, timber's difficulty knob (its failures come
+from touching, mutually occluding logs, not from their size)."""
+
 
 def _spec(
-    name: str, stands_in_for: tuple[str, ...], keeps: str, target: str, multi: bool, counterparts: tuple[str, ...]
+    name: str, stands_in_for: tuple[str, ...], keeps: str, target: str, multi: bool, counterparts: tuple[str, ...],
+    version: str = "1",
 ) -> FamilySpec:
     return FamilySpec(
         name=f"synthetic/{name}", group="domain", papers=("tta",), stands_in_for=stands_in_for, keeps=keeps,
         target=target, default_size=(256, 256), min_size=64, splits=_SPLITS, multi_object=multi,
-        counterparts=counterparts,
+        counterparts=counterparts, version=version,
     )
 
 
@@ -48,17 +63,17 @@ CAMOUFLAGE_SPEC = _spec("camouflage", ("CAMO",), "domain shift: the object share
 POLYP_SPEC = _spec("polyp", ("Kvasir-SEG", "CVC-ClinicDB"), "domain shift: medical endoscopy, low colour contrast",
                    "one mask per polyp", True, ("kvasir_seg", "cvc_clinicdb"))
 GLANDS_SPEC = _spec("glands", ("GlaS",), "domain shift: histology texture, ring-shaped objects with a lumen",
-                    "one mask per gland (lumen included)", True, ("glas",))
+                    "one mask per gland (lumen included)", True, ("glas",), version="2")
 UNDERWATER_SPEC = _spec("underwater", ("TrashCan",), "domain shift: haze, colour cast, low contrast, marine snow",
-                        "one mask per trash object", True, ("trashcan",))
+                        "one mask per trash object", True, ("trashcan",), version="2")
 ROOFTOPS_SPEC = _spec("rooftops", ("Rooftop",), "domain shift: top-down aerial view, two-tone roofs with shadows",
-                      "one mask per roof", True, ("rooftop",))
-LEAF_LESION_SPEC = _spec("leaf_lesion", ("LeafDisease",), "domain shift: small lesions on a veined leaf",
-                         "one mask per lesion (halo excluded)", True, ("leafdisease",))
+                      "one mask per roof", True, ("rooftop",), version="2")
+LEAF_LESION_SPEC = _spec("leaf_lesion", ("LeafDisease",), "domain shift: lesions on a veined leaf",
+                         "one mask per lesion (halo excluded)", True, ("leafdisease",), version="2")
 BOULDERS_SPEC = _spec("boulders", ("DOORS",), "domain shift: planetary regolith, side-lit rocks with cast shadows",
-                      "one mask per boulder (shadow excluded)", True, ("doors",))
+                      "one mask per boulder (shadow excluded)", True, ("doors",), version="2")
 TIMBER_SPEC = _spec("timber", ("TimberSeg",), "domain shift: elongated, touching, mutually occluding logs",
-                    "one mask per visible log", True, ("timberseg",))
+                    "one mask per visible log", True, ("timberseg",), version="2")
 
 
 def _collect(canvas: shapes.Canvas, ids: list[int | None], min_area: int) -> list[np.ndarray]:
@@ -196,7 +211,7 @@ def generate_glands(rng: np.random.Generator, height: int, width: int) -> Genera
     taken = np.zeros((height, width), dtype=np.uint8)
     ids = []
     for _ in range(int(rng.integers(2, 8))):
-        radius = side * rng.uniform(0.07, 0.16)
+        radius = side * rng.uniform(0.07, 0.16) * OBJECT_SCALE["glands"]
         spot = _free_spot(rng, shapes.dilate(taken, max(1, int(side * 0.02))), width, height, radius)
         if spot is None:
             continue
@@ -271,7 +286,7 @@ def generate_underwater(rng: np.random.Generator, height: int, width: int) -> Ge
     ids, kinds = [], []
     for _ in range(int(rng.integers(1, 5))):
         cx, cy = rng.uniform(0.15, 0.85) * width, rng.uniform(0.3, 0.9) * height
-        m, tex, kind = _trash(rng, height, width, cx, cy, side * rng.uniform(0.07, 0.18))
+        m, tex, kind = _trash(rng, height, width, cx, cy, side * rng.uniform(0.07, 0.18) * OBJECT_SCALE["underwater"])
         ids.append(canvas.paint(m, tex))
         kinds.append(kind)
     water = textures.jitter_color(rng, (20, 110, 120) if rng.random() < 0.5 else (25, 70, 130), 20)
@@ -319,7 +334,8 @@ def generate_rooftops(rng: np.random.Generator, height: int, width: int) -> Gene
     taken = (canvas.labels > 0).view(np.uint8).copy()
     ids = []
     for _ in range(int(rng.integers(2, 9))):
-        half_l, half_w = side * rng.uniform(0.05, 0.11), side * rng.uniform(0.03, 0.06)
+        roof_scale = side * OBJECT_SCALE["rooftops"]
+        half_l, half_w = roof_scale * rng.uniform(0.05, 0.11), roof_scale * rng.uniform(0.03, 0.06)
         spot = _free_spot(rng, taken, width, height, half_l * 1.2)
         if spot is None:
             continue
@@ -400,7 +416,7 @@ def generate_leaf_lesion(rng: np.random.Generator, height: int, width: int) -> G
     for _ in range(int(rng.integers(1, 9)) if len(xs) else 0):
         k = int(rng.integers(0, len(xs)))
         px, py = xs[k] * 2, ys[k] * 2
-        radius = side * float(np.exp(rng.uniform(np.log(0.015), np.log(0.07))))
+        radius = side * float(np.exp(rng.uniform(np.log(0.015), np.log(0.07)))) * OBJECT_SCALE["leaf_lesion"]
         lesion = np.zeros((height, width), np.uint8)
         cv2.fillPoly(lesion, [shapes.blob_points(rng, px, py, radius, 0.35)], 1)
         halo = cv2.subtract(shapes.dilate(lesion, max(1, int(radius * 0.35))), lesion)
@@ -434,7 +450,7 @@ def generate_boulders(rng: np.random.Generator, height: int, width: int) -> Gene
     taken = np.zeros((height, width), np.uint8)
     ids = []
     for _ in range(int(rng.integers(3, 11))):
-        radius = side * float(np.exp(rng.uniform(np.log(0.03), np.log(0.11))))
+        radius = side * float(np.exp(rng.uniform(np.log(0.03), np.log(0.11)))) * OBJECT_SCALE["boulders"]
         spot = _free_spot(rng, taken, width, height, radius * 1.1)
         if spot is None:
             continue
@@ -466,11 +482,11 @@ def generate_timber(rng: np.random.Generator, height: int, width: int) -> Genera
     canvas = shapes.Canvas(textures.random_texture(rng, height, width, kind="noise", colors=floor, scale=side * 0.05))
     base_angle = rng.uniform(0, np.pi)
     ids = []
-    for _ in range(int(rng.integers(3, 9))):
+    for _ in range(int(rng.integers(*TIMBER_LOGS))):
         angle = base_angle + rng.uniform(-0.35, 0.35)
         d = np.array([np.cos(angle), np.sin(angle)])
         cx, cy = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
-        half_len, radius = side * rng.uniform(0.25, 0.5), side * rng.uniform(0.035, 0.07)
+        half_len, radius = side * rng.uniform(0.25, 0.5), side * rng.uniform(0.035, 0.07) * OBJECT_SCALE["timber"]
         p0, p1 = np.array([cx, cy]) - d * half_len, np.array([cx, cy]) + d * half_len
         log = np.zeros((height, width), np.uint8)
         cv2.line(log, tuple(np.int32(p0)), tuple(np.int32(p1)), 1, max(2, int(2 * radius)))
