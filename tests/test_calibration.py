@@ -25,3 +25,6 @@ def test_calibration_rows_on_a_random_micro_model(tmp_path: Path) -> None:
     assert len(statistics["mIoU points lost to a noisy box (0.4)"]) == 3
     ambiguity = statistics["1 point: mIoU points gained by multimask"][0]
     assert not math.isnan(ambiguity["ours"]) and all(r["source"] for r in rows)
+    assert ambiguity["met"] == (ambiguity["ours"] > 0)
+    assert all(r["met"] == (5 <= r["ours"] <= 65) for r in fr)
+    assert all(r["met"] == (0.7 <= r["ours"] <= 0.9) for r in grid)
