@@ -314,3 +314,39 @@ def test_erosion_depth_in_image_or_input_pixels() -> None:
     assert erosion_depth(scaled, (1024, 768), 256) == 20 and erosion_depth(scaled, (256, 200), 256) == 5
     with pytest.raises(ValueError, match="erosion_units"):
         TTAConfig(erosion_units="cells")
+
+
+def test_stable_sam_rows_adapt_its_plugins_and_record_alpha_per_click(tmp_path) -> None:
+    """Beyond the paper: Stable-SAM under TTA (rows of sam_tta.STABLE_SAM_ROWS). Its plug-ins are decoder parameters,
+    so adaptation moves them; the encoders stay frozen; alpha_1 is recorded after every click and averaged per click."""
+    import json
+
+    from sam_repro.methods.stablesam import StableSamSegmenter
+    from sam_repro.reproduce.papers.sam_tta import diagnostics_per_click, segmenter_factory
+
+    make = segmenter_factory("tiny", device="cpu", lr=1e-3)
+    assert isinstance(make("Stable-SAM"), StableSamSegmenter) and make("Stable-SAM").interactive_hooks == ()
+    adapted = make("Stable-SAM + complete")
+    assert isinstance(adapted, TestTimeAdaptation) and isinstance(adapted.segmenter, StableSamSegmenter)
+    model = adapted.segmenter.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    image, gt = _scene(3)
+    protocol = InteractiveProtocol(name="t", max_clicks=3, target_iou=None, clicker="simple", feedback="binary",
+                                   first_click_multimask=False)
+    result = run_interactive(adapted, image, gt, protocol, rng=np.random.default_rng(0))
+    alphas = result.diagnostics["alpha_1"]
+    assert len(alphas) == len(result.ious) == 3 and all(0.0 <= a <= 1.0 for a in alphas)
+    assert result.to_record()["diagnostics"]["alpha_1"] == [round(a, 6) for a in alphas]
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(".dsp." in k for k in changed)  # the plug-ins adapt (the image-level step of the complete method)
+    assert changed and all(k.startswith("mask_decoder.") for k in changed)
+    # plain SAM reports no diagnostics, so its records keep their old form
+    plain = run_interactive(make("baseline"), image, gt, protocol, rng=np.random.default_rng(0))
+    assert plain.diagnostics == {} and "diagnostics" not in plain.to_record()
+    # the per-click table reads the records that run_table writes (out / table / dataset / row)
+    cell = tmp_path / "table1" / "TrashCan" / "Stable-SAM"
+    cell.mkdir(parents=True)
+    objects = [{"object": 0, "diagnostics": {"alpha_1": [0.8, 0.6]}}, {"object": 1, "diagnostics": {"alpha_1": [0.4]}}]
+    (cell / "records.jsonl").write_text(json.dumps({"index": 0, "status": "ok", "objects": objects}) + "\n")
+    rows = diagnostics_per_click(tmp_path, "table1", ["TrashCan", "CAMO"], ["Stable-SAM"])
+    assert [(r["click"], round(r["mean"], 6), r["n"]) for r in rows] == [(1, 0.6, 2), (2, 0.6, 1)]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sam_repro.eval.protocols import ObjectOutput, Protocol, SampleOutput
+from sam_repro.eval.protocols import ObjectOutput, Protocol, SampleOutput, diagnostics_of
 from sam_repro.eval.session import FeedbackSettings, InteractiveSession
 from sam_repro.methods.base import Segmenter
 from sam_repro.methods.hooks import InteractionHooks
@@ -110,13 +110,19 @@ class InteractiveResult:
     clicks: list[Click] = field(default_factory=list)
     final_mask: np.ndarray | None = None
     final_prediction: Any = None
+    diagnostics: dict[str, list[float]] = field(default_factory=dict)
+    """per-click internals of the segmenter (:meth:`Segmenter.diagnostics` after each click, e.g. Stable-SAM's
+    ``alpha_1``): name -> one value per click; empty for a method that reports none"""
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record = {
             "sample_id": self.sample_id,
             "ious": [round(v, 6) for v in self.ious],
             "clicks": [[c.x, c.y, int(c.positive)] for c in self.clicks],
         }
+        if self.diagnostics:
+            record["diagnostics"] = {name: [round(v, 6) for v in values] for name, values in self.diagnostics.items()}
+        return record
 
 
 def mask_iou(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = None) -> float:
@@ -148,11 +154,15 @@ def run_interactive(segmenter: Segmenter, image: np.ndarray, gt: np.ndarray,
     session = InteractiveSession(segmenter, image, protocol.session_settings, hooks=hooks, sample_id=sample_id,
                                  class_name=class_name)
     ious: list[float] = []
+    diagnostics: dict[str, list[float]] = {}
     for _ in range(protocol.max_clicks):
         session.add_click(clicker.next_click(session.mask))
         ious.append(mask_iou(session.mask, gt, ignore))
+        for name, value in diagnostics_of(segmenter).items():
+            diagnostics.setdefault(name, []).append(float(value))
         if protocol.target_iou is not None and ious[-1] >= protocol.target_iou:
             break
     failed = protocol.target_iou is not None and ious[-1] < protocol.target_iou
     event = session.finish(failed)
-    return InteractiveResult(sample_id, ious, list(clicker.clicks), event.final_mask, event.final_prediction)
+    return InteractiveResult(sample_id, ious, list(clicker.clicks), event.final_mask, event.final_prediction,
+                             diagnostics)

@@ -123,7 +123,8 @@ class Segmenter(ABC):
 
     def diagnostics(self) -> dict[str, float]:
         """Scalars the method computed in its last :meth:`predict`, recorded by the prompt protocols with each
-        object (Stable-SAM's routing weight ``alpha_1``); none by default."""
+        object and by the interactive protocol after each click (Stable-SAM's routing weight ``alpha_1``); none by
+        default."""
         return {}
 
 

@@ -90,11 +90,21 @@ def default_lr(backbone: str) -> float:
     return lr_for(backbone)
 
 
+STABLE_SAM_ROWS: dict[str, str | None] = {"Stable-SAM": None, "Stable-SAM + complete": "complete"}
+"""Rows beyond the paper (Stable-SAM issue, item 7): Stable-SAM unadapted, and Stable-SAM under the complete
+adaptation (row key -> the :data:`~sam_repro.methods.tta.PAPER_CONFIGS` entry it wraps, None = no adaptation).
+Test-time adaptation updates every parameter of the mask decoder, and Stable-SAM's plug-ins live in it (the second
+two-way block's deformable sampling and routing), so **the plug-ins adapt** together with SAM's decoder weights, at
+the same learning rate; the image encoder and prompt encoder stay frozen, as for SAM."""
+
+
 def segmenter_factory(backbone: str, *, checkpoint: str | None = None, device: str = "cpu", lr: float | None = None,
-                      hqsam_checkpoint: str | None = None, hq_token_only: bool = True, **overrides: Any):
+                      hqsam_checkpoint: str | None = None, hq_token_only: bool = True,
+                      stablesam_checkpoint: str | None = None, **overrides: Any):
     """``row -> Segmenter``: a fresh segmenter per table row. Rows are keys of
     :data:`sam_repro.methods.tta.PAPER_CONFIGS` (``overrides`` change fields of every configuration:
-    ablations), or ``HQ-SAM`` (unadapted HQ-SAM; ``hqsam_checkpoint`` or the registry's weights).
+    ablations), ``HQ-SAM`` (unadapted HQ-SAM; ``hqsam_checkpoint`` or the registry's weights), or a key of
+    :data:`STABLE_SAM_ROWS` (Stable-SAM's plug-ins from ``stablesam_checkpoint`` or the registry, plain or adapted).
 
     The paper does not say which HQ-SAM output it used; its follow-up code runs HQ-SAM with
     ``hq_token_only=True`` (the HQ logits alone), the default here (``False``: SAM's logits plus the HQ
@@ -112,8 +122,14 @@ def segmenter_factory(backbone: str, *, checkpoint: str | None = None, device: s
         if row == "HQ-SAM":
             return load_segmenter(f"hqsam:{backbone}", checkpoint=hqsam_checkpoint, device=device,
                                   hq_token_only=hq_token_only)
+        if row in STABLE_SAM_ROWS:
+            stable = load_segmenter(f"stablesam:{backbone}", checkpoint=stablesam_checkpoint, device=device)
+            wrapped = STABLE_SAM_ROWS[row]
+            if wrapped is None:
+                return stable
+            return TestTimeAdaptation(stable, replace(PAPER_CONFIGS[wrapped], lr=rate, **overrides))
         if row not in PAPER_CONFIGS:
-            raise KeyError(f"unknown row {row!r}; known: {', '.join([*PAPER_CONFIGS, 'HQ-SAM'])}")
+            raise KeyError(f"unknown row {row!r}; known: {', '.join([*PAPER_CONFIGS, 'HQ-SAM', *STABLE_SAM_ROWS])}")
         config = replace(PAPER_CONFIGS[row], lr=rate, **overrides)
         return TestTimeAdaptation(load_segmenter(backbone, checkpoint=checkpoint, device=device), config)
 
@@ -268,4 +284,31 @@ CLAIMS: list[Claim] = [
           _stricter_target_raises_baseline_fr, "12 of 12 datasets"),
     Claim(PAPER, "6", "One adaptation step costs less than four decoder forward passes.", _adaptation_cost,
           "43.6 / 13.1 ms = 3.33x (ViT-B, V100)"),
+    Claim(PAPER, "B1", "Beyond the paper: the complete adaptation also lowers Stable-SAM's FR (its plug-ins adapting "
+                       "with the decoder) in most dataset x target cases.",
+          lambda r: compare_rows(r, ALL_TABLES, "FR", "Stable-SAM + complete", "Stable-SAM", required="majority"),
+          "not in the paper"),
 ]
+
+
+def diagnostics_per_click(out_dir: str | Path, table: str, datasets: Sequence[str], rows: Sequence[str],
+                          name: str = "alpha_1") -> list[dict[str, Any]]:
+    """Mean of a per-click diagnostic (Stable-SAM's ``alpha_1``) at each click, over every object of ``datasets``
+    that reached that click, per row of ``table``, read from the rows' records under ``out_dir`` (as
+    :func:`run_table` wrote them). Rows: ``table``, ``row``, ``click`` (1-based), ``mean``, ``n`` (objects)."""
+    from sam_repro.eval.harness import load_records
+
+    out = []
+    for row in rows:
+        per_click: dict[int, list[float]] = {}
+        for dataset in datasets:
+            cell_dir = Path(out_dir) / table / dataset / row.replace("/", "_")
+            if not (cell_dir / "records.jsonl").is_file():
+                continue
+            for record in load_records(cell_dir):
+                for obj in record.get("objects", []):
+                    for click, value in enumerate((obj.get("diagnostics") or {}).get(name, []), start=1):
+                        per_click.setdefault(click, []).append(value)
+        out += [{"table": table, "row": row, "click": click, "mean": float(np.mean(values)), "n": len(values)}
+                for click, values in sorted(per_click.items())]
+    return out
