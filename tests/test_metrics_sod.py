@@ -99,6 +99,18 @@ def test_gt_skeleton_equals_full_image_skeletonize():
     assert not M.gt_skeleton(np.zeros((5, 5), bool)).any()
 
 
+def test_hce_and_skeleton_take_read_only_masks():
+    """Dataset masks are read-only arrays, and skimage's skeletonize refuses a read-only contiguous buffer (a box that
+    spans whole rows of the image); both functions used to raise 'buffer source array is read-only' there."""
+    gt = np.zeros((40, 40), bool)
+    gt[10:30, :] = True  # full rows: the box is a contiguous (read-only) view of the mask
+    pred = np.roll(gt, 2, axis=0)
+    expected = M.hce(pred, gt.copy())
+    gt.flags.writeable = False
+    assert M.hce(pred, gt) == expected
+    np.testing.assert_array_equal(M.gt_skeleton(gt), M.gt_skeleton(gt.copy()))
+
+
 def test_hce_skeleton_shape_checked():
     gt = np.zeros((10, 10), bool)
     with pytest.raises(ValueError, match="skeleton"):

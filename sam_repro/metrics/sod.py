@@ -215,7 +215,7 @@ def gt_skeleton(gt: Any) -> np.ndarray:
     out = np.zeros_like(g)
     box = _bbox(g, 1)
     if box is not None:
-        out[box] = skeletonize(g[box]).astype(bool)
+        out[box] = skeletonize(g[box].copy()).astype(bool)  # a copy: skimage refuses read-only buffers
     return out
 
 
@@ -271,7 +271,7 @@ def hce(
     if skel is None:
         from skimage.morphology import skeletonize
 
-        skel = skeletonize(g).astype(bool)
+        skel = skeletonize(g.copy()).astype(bool)  # a copy: skimage refuses read-only buffers (dataset masks)
     else:
         skel = skel[box]
     return _hce_core(p, g, skel, relax, float(epsilon))
