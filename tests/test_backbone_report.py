@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import sam_repro
-from sam_repro.eval.backbone_report import low_res_round_trip_iou, run_backbone_report
+from sam_repro.eval.backbone_report import low_res_round_trip_iou
+from sam_repro.reproduce.backbone_report import run_backbone_report
 from sam_repro.reproduce.results import ResultRow, ResultSet
 from sam_repro.reproduce.tables import format_value, markdown_table
 

@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 import sam_repro
-from sam_repro.eval.calibration import SAM_GRID_ON_DIS, calibration_table
+from sam_repro.reproduce.calibration import SAM_GRID_ON_DIS, calibration_table
 from sam_repro.reproduce.papers import sam_tta
 
 

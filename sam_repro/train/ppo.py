@@ -29,6 +29,8 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
+from sam_repro.nn.distributions import masked_categorical  # noqa: F401  (re-exported: the trainer's API)
+
 
 @dataclass
 class PPOConfig:
@@ -194,19 +196,6 @@ def ppo_update(policy: ActorCriticLike, optimizer: torch.optim.Optimizer, rollou
         stats = {key: value / batches for key, value in sums.items()}
     stats["mean_advantage"] = float(advantages.mean())
     return stats
-
-
-def masked_categorical(logits: torch.Tensor, available: torch.Tensor | None) -> torch.distributions.Categorical:
-    """A categorical over actions whose unavailable entries (``available`` False) get probability exactly 0.
-
-    Args:
-        logits: (B, A) float; available: (B, A) bool or None (all available).
-    """
-    if available is not None:
-        if not bool(available.any(dim=-1).all()):
-            raise ValueError("every state needs at least one available action")
-        logits = logits.masked_fill(~available, torch.finfo(logits.dtype).min)
-    return torch.distributions.Categorical(logits=logits)
 
 
 def sample_action(distribution: torch.distributions.Categorical, generator: torch.Generator | None) -> torch.Tensor:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sam_repro.train.ppo import masked_categorical
+from sam_repro.nn.distributions import masked_categorical
 
 
 def _trunk(in_channels: int, width: int) -> nn.Sequential:
