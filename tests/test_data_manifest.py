@@ -121,7 +121,7 @@ def test_data_list_names_every_dataset_of_every_paper_table(manifest, capsys, tm
 
 def test_data_list_paper_filter(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SAM_REPRO_DATA", str(tmp_path))
-    assert main(["data", "list", "--paper", "tta"]) == 0
+    assert main(["data", "list", "--paper", "sam_tta"]) == 0
     out = capsys.readouterr().out
     assert "'GlaS' -> glas" in out and "'DIS-VD'" not in out
     assert main(["data", "list", "--paper", "nope"]) == 2

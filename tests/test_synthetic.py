@@ -301,7 +301,7 @@ def test_domains_differ_from_the_pretraining_pool() -> None:
     names = family_names("domain")
     assert len(names) >= 6
     for name in names:
-        assert "tta" in SPECS[name].papers and "domain shift" in SPECS[name].keeps
+        assert "sam_tta" in SPECS[name].papers and "domain shift" in SPECS[name].keeps
         sample = open_dataset(name, "test")[0]
         assert sample.masks is not None and sample.masks.any(axis=(1, 2)).all()
     stands_in = {d for name in names for d in SPECS[name].stands_in_for}

@@ -52,7 +52,7 @@ def _spec(
     version: str = "1",
 ) -> FamilySpec:
     return FamilySpec(
-        name=f"synthetic/{name}", group="domain", papers=("tta",), stands_in_for=stands_in_for, keeps=keeps,
+        name=f"synthetic/{name}", group="domain", papers=("sam_tta",), stands_in_for=stands_in_for, keeps=keeps,
         target=target, default_size=(256, 256), min_size=64, splits=_SPLITS, multi_object=multi,
         counterparts=counterparts, version=version,
     )
