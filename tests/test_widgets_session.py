@@ -22,7 +22,7 @@ from sam_repro.widgets import (
 )
 from sam_repro.widgets.overlay import MASK_ALPHA
 
-METHODS = ["sam:tiny", "hqsam:tiny", "tta:tiny"]  # the registered methods whose tiny weights ship today
+METHODS = ["sam:tiny", "hqsam:tiny", "tta:tiny", "stablesam:tiny", "ptsam:tiny", "lora:tiny", "adapter:tiny"]  # tiny weights ship
 INSIDE, OUTSIDE = (144, 156), (60, 40)  # an object pixel and a background pixel of the demo image
 
 
@@ -399,3 +399,18 @@ def test_stable_sam_and_alignsam_show_where_they_look(scene) -> None:
     assert update.extras["alignsam"]["agent_points"] == 3
     drawn = session.extensions[0].points(session)
     assert [label[:7] for _, _, label in drawn] == ["agent 1", "agent 2", "agent 3"]
+
+
+def test_every_method_whose_tiny_weights_ship_gets_the_full_session_checks() -> None:
+    """METHODS must grow as methods ship their tiny weights (a shipped method left out would skip the feedback-chain,
+    undo and box checks above)."""
+    from sam_repro.backbones.checkpoints import WeightsNotFoundError
+
+    shipped = set()
+    for method in list_methods():
+        try:
+            sam_repro.load_segmenter(f"{method}:tiny", device="cpu")
+        except WeightsNotFoundError:
+            continue
+        shipped.add(f"{method}:tiny")
+    assert shipped <= set(METHODS), f"add to METHODS: {sorted(shipped - set(METHODS))}"
