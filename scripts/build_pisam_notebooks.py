@@ -114,7 +114,7 @@ for label, spec in specs.items():
     if label in big_sets:
         dataset = ClassUnionMasks(dataset)
     datasets[label] = dataset
-    metrics = paper.evaluation_metrics(hce=with_hce and table == "table1")
+    metrics = paper.evaluation_metrics(table, hce=with_hce)
     folder = out / label.replace("/", "_").replace(" ", "_")
     for name, segmenter in models.items():
         runs[label, name] = folder / name
@@ -248,7 +248,7 @@ display(Markdown(markdown_table([{"sample": h.sample_id, "object": h.object, "me
     ("markdown", '''## Table 2: box prediction, then 1, 2 and 5 clicks
 Every run goes through the harness (`CorrectionProtocol`: the box prediction, then the object's clicks; with no clicks
 it is the box prediction, the Ori row).'''),
-    ("code", '''metrics = paper.evaluation_metrics(hce=False)
+    ("code", '''metrics = paper.evaluation_metrics("table2")
 stand_in = f"{evaluation_set} (hardest {len(hard)})"
 
 

@@ -112,7 +112,7 @@ def test_side_by_side_pairs_our_numbers_with_the_papers_vit_h_rows() -> None:
 
 
 def test_binary_masks_are_scored_through_the_harness(tmp_path) -> None:
-    summary = evaluate(_FakeSeg(shift=2), _Squares(), TIGHT_BOX, tmp_path, metrics=paper.evaluation_metrics(),
+    summary = evaluate(_FakeSeg(shift=2), _Squares(), TIGHT_BOX, tmp_path, metrics=paper.evaluation_metrics("table1"),
                        progress=False)
     records = load_records(tmp_path)
     rows = {r.metric: r for r in paper.metric_rows("table1", "DIS-VD", "SAM", "x", records)}
@@ -122,6 +122,12 @@ def test_binary_masks_are_scored_through_the_harness(tmp_path) -> None:
     assert iou.value == pytest.approx(summary["metrics"]["iou"]["value"])
     (mba,) = paper.metric_rows("table4", "x", "SAM", "x", records, ["mBA"])
     assert mba.value == pytest.approx(summary["metrics"]["mba"]["value"])
+    names = {t: [m.name for m in paper.evaluation_metrics(t)] for t in ("table1", "table3", "table4", "resolution")}
+    assert names["table4"] == names["resolution"] == ["iou", "biou", "mba"]
+    assert names["table1"] == names["table3"] == ["sod", "iou", "biou", "mba"]
+    members = [paper.evaluation_metrics(t, **kw)[0].factory().metrics
+               for t, kw in (("table1", {}), ("table1", {"hce": False}), ("table3", {}), ("table2", {}))]
+    assert members[0][-1] == "hce" and all("hce" not in m for m in members[1:])
 
 
 # -- stand-ins and views ----------------------------------------------------------------------------------------

@@ -180,19 +180,22 @@ def open_stand_in(spec: str, seed: int = 0, at_least: int | None = None):
     return dataset
 
 
-def evaluation_metrics(hce: bool = True) -> list[MetricSpec]:
-    """What the harness scores for Tables 1, 3 and 4 and the resolution rows, all on the **binary** mask: the DIS
-    metrics (``sod``: S, E, F curves, wF, MAE and, with ``hce``, HCE), IoU (``iou``), boundary IoU (``biou``) and
-    CascadePSP's mBA (``mba``)."""
+def evaluation_metrics(table: str, hce: bool = True) -> list[MetricSpec]:
+    """What the harness scores for one of the paper's tables (and the resolution rows), all on the **binary** mask:
+    IoU (``iou``), boundary IoU (``biou``) and CascadePSP's mBA (``mba``) always; the DIS metrics (``sod``: S, E,
+    F curves, wF, MAE) for the tables that print them (1, 2, 3, 7), with HCE for Table 1 unless ``hce`` is False (the
+    BIG table needs none of them: they cost most of the time at 1024 px)."""
     from sam_repro.eval.scoring import boundary_iou_metric, iou_metric
     from sam_repro.metrics import MBA, SODMetrics
 
-    chosen = ("sm", "em", "fm", "wfm", "mae") + (("hce",) if hce else ())
-    return [MetricSpec("sod", lambda: SODMetrics(chosen), "mask", "fm_max", None,
-                       f"DIS/SOD metrics (PySODMetrics conventions) of the binary mask: {chosen}"),
-            iou_metric(), boundary_iou_metric(),
-            MetricSpec("mba", lambda: MBA(nan_policy="omit"), "mask", "mba", "value",
-                       "CascadePSP mean boundary accuracy of the binary mask; mean over objects")]
+    specs = [iou_metric(), boundary_iou_metric(),
+             MetricSpec("mba", lambda: MBA(nan_policy="omit"), "mask", "mba", "value",
+                        "CascadePSP mean boundary accuracy of the binary mask; mean over objects")]
+    if "S_m" in TABLE_METRICS.get(table, ()):
+        chosen = ("sm", "em", "fm", "wfm", "mae") + (("hce",) if hce and "HCE_gamma" in TABLE_METRICS[table] else ())
+        specs.insert(0, MetricSpec("sod", lambda: SODMetrics(chosen), "mask", "fm_max", None,
+                                   f"DIS/SOD metrics (PySODMetrics conventions) of the binary mask: {chosen}"))
+    return specs
 
 
 _SOD_KEYS = {"F_beta_w": ("wfm", "wfm"), "MAE": ("mae", "mae"), "S_m": ("sm", "sm"), "HCE_gamma": ("hce", "hce")}
