@@ -309,23 +309,26 @@ and the Object Embedder, and reports IoU and boundary IoU in percent. The paper 
 DIS-VD stand-in (`synthetic/thin:val`), tight boxes, the binary mask at full size, and keep the paper's dataset string
 (`not stated`) on our rows so that SUMMARY.md sets them beside its numbers.
 
-Each variant needs its own trained file (the same data and budget as the full model). A variant that cannot be loaded
-here is left out and named, with the reason (`sam_repro.reproduce.papers.pisam.load_ablation_variant`); claim 6 needs
-at least two variants.'''),
+Each variant has its own file, all four (the full decoder included) trained on the same data at one equal budget:
+600 HR-stage steps of 4 images with the HQ parts started from HQ-SAM's, no interactor (`scripts/train_pisam_ablations.sh`;
+the shipped Pi-SAM, trained 5,000 + 2,000 steps, is not a Table 5 row). Where the paper is silent we chose: without the
+HR-Conv head its two transposed convolutions become a bilinear x4 upsampling and a 1x1 convolution to the head's width;
+without the RGB embedding nothing is added; without the Object Embedder the mask feature goes on unchanged
+(`sam_repro.methods.pisam.PiComponents`). A variant that cannot be loaded here is left out and named, with the reason
+(`sam_repro.reproduce.papers.pisam.load_ablation_variant`); claim 6 needs at least two variants.'''),
     ("parameters", '''backbone = "tiny"
 checkpoint = None  # SAM weights file; None: the registry's
-pisam_checkpoint = None  # the full model's Pi file; None: the registry's (pi_sam_tiny.pt)
 device = "cpu"
 seed = 0
 variants = ["none", "rgb", "rgb_hr", "full"]  # Table 5's rows, in its order
-variant_checkpoints = {}  # {variant: Pi file}; the full model falls back to pisam_checkpoint
+variant_checkpoints = {}  # {variant: Pi file}; None: the shipped ablation files (tiny), the registry's Pi-SAM (full)
 evaluation_set = "synthetic/thin:val"  # the DIS-VD stand-in
 samples = 3  # images; None for all
 min_object_area = 64
 output_dir = "results/ci/pisam/ablation"'''),
     ("code", '''from IPython.display import Markdown, display
 
-from sam_repro.backbones.checkpoints import WeightsNotFoundError
+from sam_repro.backbones.checkpoints import CheckpointError, WeightsNotFoundError
 from sam_repro.eval.harness import evaluate, load_records
 from sam_repro.eval.protocols import TIGHT_BOX
 from sam_repro.reproduce.claims import evaluate_claims
@@ -340,11 +343,10 @@ if unknown:
     raise ValueError(f"variants: unknown {sorted(unknown)}; expected some of {list(paper.ABLATIONS)}")
 models, left_out = {}, {}
 for variant in variants:
-    path = variant_checkpoints.get(variant, pisam_checkpoint if variant == "full" else None)
     try:
-        models[variant] = paper.load_ablation_variant(variant, backbone, checkpoint=path, device=device,
-                                                      base_checkpoint=checkpoint)
-    except (paper.VariantUnavailable, WeightsNotFoundError) as error:
+        models[variant] = paper.load_ablation_variant(variant, backbone, checkpoint=variant_checkpoints.get(variant),
+                                                      device=device, base_checkpoint=checkpoint)
+    except (WeightsNotFoundError, CheckpointError) as error:
         left_out[variant] = str(error)
         print(f"{variant}: left out ({error})")
 for variant, model in models.items():

@@ -319,3 +319,55 @@ def test_corrections_need_a_trained_interactor(segmenter: PiSamSegmenter) -> Non
     assert not segmenter.model.mask_decoder.interactor_trained  # random_init: untrained
     with pytest.raises(RuntimeError, match="corrections need a trained interactor"):
         segmenter.predict(box=BOX, corrections=np.array([[30.0, 40.0]]), correction_labels=np.array([1]))
+
+
+# -- Table 5's decoder variants ------------------------------------------------------------------------------
+def test_each_variant_holds_exactly_its_components_and_round_trips(tmp_path: Path, base: Path) -> None:
+    from sam_repro.methods.pisam import VARIANTS, PiComponents
+
+    names = {}
+    for variant, components in VARIANTS.items():
+        model, info = load_pi_sam_model("micro", base, device="cpu", random_init_pi=True, seed=5,
+                                        components=components)
+        decoder = model.mask_decoder
+        keys = set(pi_state_dict(model))
+        names[variant] = keys
+        assert any(".rgb_embed." in k for k in keys) == components.rgb_embedding
+        assert any(".mask_aspp." in k for k in keys) == components.object_embedder
+        assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in decoder.output_upscaling_2) \
+            == components.hr_conv_head
+        images = torch.randn(1, 3, 128, 128)
+        embeddings, inputs = model.encode(images)
+        sparse, dense = model.prompt_encoder(points=None, boxes=torch.tensor([[10.0, 20, 90, 100]]), masks=None)
+        out = decoder.predict_pi(embeddings, model.prompt_encoder.get_dense_pe(), sparse, dense,
+                                 inputs["early_features"], inputs["image"])
+        assert out.hr.shape == (1, 1, 128, 128) and out.low_res.shape == (1, 1, 32, 32)
+        generator = torch.Generator().manual_seed(3)
+        with torch.no_grad():  # non-zero Pi parts (what a Pi file holds), so a wrong load cannot pass
+            for name, parameter in model.named_parameters():
+                if name in keys:
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+        path = tmp_path / f"pi_{variant}.pt"
+        save_pi_checkpoint(model, path, base_sha256=info["checkpoint_sha256"], backbone="micro")
+        loaded, _ = load_pi_sam_model("micro", path, device="cpu", base_checkpoint=base)  # the file says its parts
+        assert loaded.mask_decoder.components == components
+        for name, value in loaded.state_dict().items():
+            assert torch.equal(value, model.state_dict()[name]), name
+    assert names["rgb"] - names["none"] == {k for k in names["rgb"] if ".rgb_embed." in k}
+    assert names["rgb_hr"] < names["full"]  # the Object Embedder adds parameters and removes none
+    assert PiComponents() == VARIANTS["full"]
+
+
+def test_a_file_of_another_variant_is_refused_by_ablation_name(tmp_path: Path, base: Path) -> None:
+    from sam_repro.methods.pisam import VARIANTS
+
+    model, info = load_pi_sam_model("micro", base, device="cpu", random_init_pi=True, components=VARIANTS["rgb"])
+    path = tmp_path / "pi_rgb.pt"
+    save_pi_checkpoint(model, path, base_sha256=info["checkpoint_sha256"], backbone="micro")
+    assert load_pi_sam_model("micro", path, device="cpu", base_checkpoint=base, ablation="rgb")[0] is not None
+    with pytest.raises(CheckpointError, match="not those of the ablation 'full'"):
+        load_pi_sam_model("micro", path, device="cpu", base_checkpoint=base, ablation="full")
+    with pytest.raises(KeyError, match="unknown Pi-SAM ablation"):
+        load_pi_sam_model("micro", path, device="cpu", base_checkpoint=base, ablation="everything")
+    with pytest.raises(WeightsNotFoundError, match="tiny SAM only"):
+        load_pi_sam_model("micro", device="cpu", ablation="rgb")

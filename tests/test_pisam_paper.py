@@ -282,11 +282,25 @@ def test_protocols_on_micro_models(tmp_path) -> None:
     assert panels[0]["image"].shape == (32 + 8, 32 + 8, 3)
 
 
-def test_ablation_variants_other_than_full_are_named_not_loaded() -> None:
-    with pytest.raises(paper.VariantUnavailable, match="no switch"):
-        paper.load_ablation_variant("rgb")
+def test_ablation_variants_load_their_own_files_and_refuse_others(tmp_path, monkeypatch) -> None:
+    from sam_repro.backbones.checkpoints import CheckpointError, WeightsNotFoundError
+    from sam_repro.methods.pisam import VARIANTS, load_pi_sam_model, save_pi_checkpoint
+    from sam_repro.methods.pisam import weights as pi_weights
+
+    assert {name: parts for name, (_, parts) in paper.ABLATIONS.items()} == {
+        name: (c.rgb_embedding, c.hr_conv_head, c.object_embedder) for name, c in VARIANTS.items()}
     with pytest.raises(KeyError, match="unknown Table 5 variant"):
         paper.load_ablation_variant("nope")
+    monkeypatch.setattr(pi_weights, "SHIPPED_ABLATIONS", {})
+    with pytest.raises(WeightsNotFoundError, match="train_pisam_ablations"):
+        paper.load_ablation_variant("rgb")  # not shipped: the message names the command
+    model, info = load_pi_sam_model("tiny", device="cpu", random_init_pi=True, components=VARIANTS["rgb"])
+    path = tmp_path / "rgb.pt"
+    save_pi_checkpoint(model, path, base_sha256=info["checkpoint_sha256"], backbone="tiny")
+    segmenter = paper.load_ablation_variant("rgb", checkpoint=path)
+    assert segmenter.model.mask_decoder.components == VARIANTS["rgb"]
+    with pytest.raises(CheckpointError, match="not those of the ablation 'rgb_hr'"):
+        paper.load_ablation_variant("rgb_hr", checkpoint=path)
 
 
 # -- claims -----------------------------------------------------------------------------------------------------

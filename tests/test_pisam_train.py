@@ -217,3 +217,14 @@ def test_grid_and_image_coordinates() -> None:
     gt[:, :36] = True  # the left half of the image
     on_grid = mask_to_grid(gt, grid, img_size)
     assert on_grid.shape == (32, 32) and on_grid[:, :11].min() == 1.0 and on_grid[:, 13:].max() == 0.0
+
+
+def test_a_table5_variant_trains_and_its_file_records_its_components(tmp_path: Path, base: Path) -> None:
+    from sam_repro.methods.pisam import VARIANTS
+
+    config = _config(tmp_path, base, variant="rgb", steps_interactor=0)
+    path = train_pi_sam(config, resume=False, progress=False)
+    model, _ = load_pi_sam_model("micro", path, device="cpu", base_checkpoint=base)
+    assert model.mask_decoder.components == VARIANTS["rgb"] and model.mask_decoder.mask_aspp is None
+    with pytest.raises(ValueError, match="variant must be one of"):
+        check_config(_config(tmp_path, base, variant="half"))

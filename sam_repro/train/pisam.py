@@ -84,6 +84,9 @@ class PiSamTrainConfig:
     """most simulated clicks per sample (Pi-SAM: 10)"""
     min_area: int = 2
     """smallest error region (after the boundary strip) that can receive a click (Pi-SAM: 2)"""
+    variant: str = "full"
+    """Table 5's decoder variant (:data:`~sam_repro.methods.pisam.VARIANTS`: ``none``, ``rgb``, ``rgb_hr``,
+    ``full``); its ablation files are trained by ``scripts/train_pisam_ablations.sh`` at one equal budget"""
     init_hq: str = "registry"
     """where the HQ parts start: ``"registry"`` (the backbone's registered HQ-SAM file, ``hqsam:BACKBONE``, as the
     official code starts from HQ-SAM's ``sam_vit_*_maskdecoder.pth``), ``"random"`` (freshly drawn), or the path of
@@ -112,6 +115,10 @@ def check_config(config: PiSamTrainConfig) -> None:
     """Validate ``config`` before anything is loaded (the message names the field)."""
     if not [name for name in config.datasets.split(",") if name.strip()]:
         raise ValueError("datasets must name at least one dataset")
+    from sam_repro.methods.pisam.decoder import VARIANTS
+
+    if config.variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {config.variant!r}")
     if config.steps_hr < 0 or config.steps_interactor < 0 or config.steps < 1:
         raise ValueError(f"steps_hr and steps_interactor must be >= 0 with at least one step, got "
                          f"{config.steps_hr}, {config.steps_interactor}")
@@ -188,7 +195,9 @@ def train_pi_sam(config: PiSamTrainConfig, resume: bool = True, progress: bool =
     import cv2
     from tqdm.auto import tqdm
 
-    from sam_repro.methods.pisam import load_pi_sam_model, pi_state_dict, save_pi_checkpoint, set_trainable_stage
+    from sam_repro.methods.pisam import (
+        VARIANTS, load_pi_sam_model, pi_state_dict, save_pi_checkpoint, set_trainable_stage,
+    )
     from sam_repro.methods.pisam.weights import load_pi_only_state
 
     check_config(config)
@@ -200,7 +209,7 @@ def train_pi_sam(config: PiSamTrainConfig, resume: bool = True, progress: bool =
     size = spec.config.img_size
     hr_dims = (config.hr_dim_1, config.hr_dim_2) if config.hr_dim_1 and config.hr_dim_2 else None
     model, provenance = load_pi_sam_model(spec, config.base_checkpoint, device="cpu", random_init_pi=True,
-                                          seed=config.seed, hr_dims=hr_dims)
+                                          seed=config.seed, hr_dims=hr_dims, components=VARIANTS[config.variant])
     base_sha = provenance["checkpoint_sha256"]
     hq_source = _init_hq_parts(model, spec.name, config)
     rng = np.random.default_rng(config.seed)
@@ -312,7 +321,7 @@ def _train_step(model: torch.nn.Module, pool: HqPool, step: int, stage: str, con
         with torch.no_grad():  # everything before the interactor is frozen: no graph needed
             features, hyper_in, _ = decoder.mask_features(embeddings, pe, sparse, dense, inputs["early_features"])
             low_res = decoder.low_res_logits(features, hyper_in)
-            features = decoder.mask_aspp(features, low_res)
+            features = decoder.embed_object(features, low_res)
         clicks, positives, total = simulate_corrections(low_res, targets_t, config, rng)
         stats.update(clicks=total, positive_click_share=positives / total if total else None)
         valid = [i for i, c in enumerate(clicks) if c is not None]

@@ -22,8 +22,8 @@ Defects of the official code (``lmzpai/pi-sam``) fixed here, each documented whe
 """
 from sam_repro.methods.pisam.corrections import check_corrections, corrections_to_grid
 from sam_repro.methods.pisam.decoder import (
-    HR_STAGE_MODULES, INTERACTOR_MODULES, PI_MODULES, STAGES, MaskDecoderPi, PiDecoderOutput, default_hr_dims,
-    is_pi_parameter, set_trainable_stage, stage_parameter_names,
+    HR_STAGE_MODULES, INTERACTOR_MODULES, PI_MODULES, STAGES, VARIANTS, MaskDecoderPi, PiComponents, PiDecoderOutput,
+    default_hr_dims, is_pi_parameter, set_trainable_stage, stage_parameter_names,
 )
 from sam_repro.methods.pisam.embedder import DeformableConv2d, ObjectEmbedder
 from sam_repro.methods.pisam.interactor import MAX_CORRECTIONS, Corrections, PreciseInteractor
@@ -36,8 +36,8 @@ from sam_repro.methods.pisam.weights import (
 
 __all__ = [
     "Corrections", "DeformableConv2d", "HR_STAGE_MODULES", "INTERACTOR_MODULES", "MAX_CORRECTIONS", "MaskDecoderPi",
-    "ObjectEmbedder", "PI_MODULES", "PI_ONLY_FORMAT", "PiDecoderOutput", "PiSamSegmenter", "PreciseInteractor",
-    "STAGES", "SamPi", "build_pi_sam", "check_corrections", "corrections_to_grid", "default_hr_dims",
+    "ObjectEmbedder", "PI_MODULES", "PI_ONLY_FORMAT", "PiComponents", "PiDecoderOutput", "PiSamSegmenter", "PreciseInteractor",
+    "STAGES", "VARIANTS", "SamPi", "build_pi_sam", "check_corrections", "corrections_to_grid", "default_hr_dims",
     "is_pi_parameter", "load_pi_only_state", "load_pi_sam_model", "map_official_decoder_state", "pi_state_dict",
     "save_pi_checkpoint", "set_trainable_stage", "stage_parameter_names",
 ]

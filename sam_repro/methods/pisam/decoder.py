@@ -32,11 +32,17 @@ Trainable sets (the official code's flags leave nothing trainable as shipped; na
 * stage ``"interactor"`` (:data:`INTERACTOR_MODULES`): ``interact_2`` alone, everything else frozen.
 
 Parameter names are the official ``MaskDecoderAE``'s, plus ``rgb_embed`` (official: ``rgb_embed`` of the encoder).
+
+Components (Table 5's ablation, :class:`PiComponents`): the RGB embedding, the HR-Conv head and the Object Embedder
+can each be left out. The paper does not say what replaces a missing HR-Conv head; here its two transposed convs
+become a bilinear x4 upsampling followed by a 1x1 conv d -> h2 (the RGB embedding and ``out_act`` then act at input
+resolution as in the full head). Without the RGB embedding nothing is added; without the Object Embedder the feature
+F goes on unchanged (the low-res logits are not fed back). A decoder without a component has no parameters for it.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from segment_anything.modeling import MaskDecoder
@@ -57,6 +63,27 @@ PI_MODULES = HR_STAGE_MODULES + INTERACTOR_MODULES
 """Every module a Pi file holds (SAM's parameters stay frozen and are not repeated)."""
 STAGES = {"hr": HR_STAGE_MODULES, "interactor": INTERACTOR_MODULES}
 """Training stage -> the decoder modules it trains."""
+
+
+@dataclass(frozen=True)
+class PiComponents:
+    """Which parts of Pi-SAM's high-resolution decoder exist (Table 5; all True is Pi-SAM)."""
+
+    rgb_embedding: bool = True
+    hr_conv_head: bool = True
+    object_embedder: bool = True
+
+    def as_dict(self) -> dict[str, bool]:
+        return asdict(self)
+
+
+VARIANTS: dict[str, PiComponents] = {
+    "none": PiComponents(False, False, False),
+    "rgb": PiComponents(True, False, False),
+    "rgb_hr": PiComponents(True, True, False),
+    "full": PiComponents(True, True, True),
+}
+"""Table 5's rows in the paper's order: variant name -> components."""
 
 
 def default_hr_dims(feature_dim: int) -> tuple[int, int]:
@@ -103,7 +130,7 @@ class MaskDecoderPi(MaskDecoderHQ):
     def __init__(self, *, transformer_dim: int, transformer: nn.Module, vit_dim: int,
                  num_multimask_outputs: int = 3, activation: type[nn.Module] = nn.GELU, iou_head_depth: int = 3,
                  iou_head_hidden_dim: int = 256, hr_dims: Sequence[int] | None = None, interactor_depth: int = 2,
-                 max_points: int = MAX_CORRECTIONS) -> None:
+                 max_points: int = MAX_CORRECTIONS, components: PiComponents = PiComponents()) -> None:
         super().__init__(transformer_dim=transformer_dim, transformer=transformer, vit_dim=vit_dim,
                          num_multimask_outputs=num_multimask_outputs, activation=activation,
                          iou_head_depth=iou_head_depth, iou_head_hidden_dim=iou_head_hidden_dim)
@@ -112,13 +139,20 @@ class MaskDecoderPi(MaskDecoderHQ):
         if h1 < 1 or h2 < 1:
             raise ValueError(f"hr_dims must be two positive widths, got {hr_dims}")
         self.feature_dim, self.hr_dims = d, (int(h1), int(h2))
+        self.components = components
         self.embedding_act = nn.Sequential(LayerNorm2d(d), nn.Conv2d(d, d, 3, 1, 1), nn.GELU())
-        self.mask_aspp = ObjectEmbedder(d)
-        self.output_upscaling_2 = nn.Sequential(
-            nn.ConvTranspose2d(d, h1, kernel_size=2, stride=2), LayerNorm2d(h1), nn.GELU(),
-            nn.ConvTranspose2d(h1, h2, kernel_size=2, stride=2),
-        )
-        self.rgb_embed = nn.Sequential(nn.Conv2d(3, h2, kernel_size=1), nn.Conv2d(h2, h2, kernel_size=3, padding=1))
+        self.mask_aspp = ObjectEmbedder(d) if components.object_embedder else None
+        if components.hr_conv_head:
+            self.output_upscaling_2 = nn.Sequential(
+                nn.ConvTranspose2d(d, h1, kernel_size=2, stride=2), LayerNorm2d(h1), nn.GELU(),
+                nn.ConvTranspose2d(h1, h2, kernel_size=2, stride=2),
+            )
+        else:  # Table 5 without the HR-Conv head: fixed upsampling, a 1x1 conv to the head's width
+            self.output_upscaling_2 = nn.Sequential(
+                nn.Upsample(scale_factor=4, mode="bilinear", align_corners=False), nn.Conv2d(d, h2, kernel_size=1),
+            )
+        self.rgb_embed = (nn.Sequential(nn.Conv2d(3, h2, kernel_size=1), nn.Conv2d(h2, h2, kernel_size=3, padding=1))
+                          if components.rgb_embedding else None)
         self.out_act = nn.Sequential(
             LayerNorm2d(h2), nn.Conv2d(h2, h2, 3, 1, 1), LayerNorm2d(h2), nn.GELU(), nn.Conv2d(h2, 1, 3, 1, 1),
         )
@@ -127,7 +161,7 @@ class MaskDecoderPi(MaskDecoderHQ):
 
     # readable aliases of the official names
     @property
-    def object_embedder(self) -> ObjectEmbedder:
+    def object_embedder(self) -> ObjectEmbedder | None:
         return self.mask_aspp
 
     @property
@@ -137,7 +171,8 @@ class MaskDecoderPi(MaskDecoderHQ):
     @classmethod
     def from_sam(cls, decoder: MaskDecoder, vit_dim: int, **options) -> "MaskDecoderPi":
         """A Pi decoder around a SAM decoder: the same transformer module, a copy of every other SAM weight,
-        freshly initialised HQ and Pi parts. ``options``: ``hr_dims``, ``interactor_depth``, ``max_points``."""
+        freshly initialised HQ and Pi parts. ``options``: ``hr_dims``, ``interactor_depth``, ``max_points``,
+        ``components``."""
         pi = cls(
             transformer_dim=decoder.transformer_dim, transformer=decoder.transformer, vit_dim=vit_dim,
             num_multimask_outputs=decoder.num_multimask_outputs, activation=type(decoder.output_upscaling[2]),
@@ -186,6 +221,11 @@ class MaskDecoderPi(MaskDecoderHQ):
         b, d, h, w = features.shape
         return (hyper_in @ features.reshape(b, d, h * w)).reshape(b, 1, h, w)
 
+    def embed_object(self, features: torch.Tensor, low_res: torch.Tensor) -> torch.Tensor:
+        """Step 2: the Object Embedder on (B, d, G, G) features and their (B, 1, G, G) low-res logits; the features
+        unchanged in a variant without it."""
+        return features if self.mask_aspp is None else self.mask_aspp(features, low_res)
+
     def hr_logits(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """HR-Conv head: (B, d, G, G) feature and (1 or B, 3, S, S) normalised padded image -> (B, 1, S, S)."""
         large = self.output_upscaling_2(features)
@@ -194,7 +234,7 @@ class MaskDecoderPi(MaskDecoderHQ):
                              f"input (SamPi.encode returns it), got shape {tuple(image.shape)}")
         if image.shape[0] not in (1, large.shape[0]):
             raise ValueError(f"image must hold 1 image or one per prompt ({large.shape[0]}), got {image.shape[0]}")
-        return self.out_act(large + self.rgb_embed(image))
+        return self.out_act(large if self.rgb_embed is None else large + self.rgb_embed(image))
 
     def predict_pi(self, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
                    sparse_prompt_embeddings: torch.Tensor, dense_prompt_embeddings: torch.Tensor,
@@ -206,7 +246,7 @@ class MaskDecoderPi(MaskDecoderHQ):
         features, hyper_in, iou_pred = self.mask_features(image_embeddings, image_pe, sparse_prompt_embeddings,
                                                           dense_prompt_embeddings, early_features)
         low_res = self.low_res_logits(features, hyper_in)
-        features = self.mask_aspp(features, low_res)
+        features = self.embed_object(features, low_res)
         if corrections is not None:
             features = self.interact_2(features, hyper_in, corrections)
         iou = iou_pred[:, 1:4].max(dim=1, keepdim=True).values if multimask_output else iou_pred[:, 0:1]

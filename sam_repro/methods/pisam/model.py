@@ -16,7 +16,7 @@ from sam_repro.backbones.build import PIXEL_MEAN, PIXEL_STD, build_sam
 from sam_repro.backbones.encoders import early_feature_dim, encode_with_early
 from sam_repro.backbones.specs import SamConfig
 from sam_repro.methods.hqsam.model import SamHQ
-from sam_repro.methods.pisam.decoder import MaskDecoderPi
+from sam_repro.methods.pisam.decoder import MaskDecoderPi, PiComponents
 
 
 class SamPi(SamHQ):
@@ -47,15 +47,16 @@ def _grid(encoder: nn.Module) -> int:
     return embedding_grid(encoder)
 
 
-def build_pi_sam(config: SamConfig, seed: int | None = None, hr_dims: Sequence[int] | None = None) -> SamPi:
+def build_pi_sam(config: SamConfig, seed: int | None = None, hr_dims: Sequence[int] | None = None,
+                 components: PiComponents = PiComponents()) -> SamPi:
     """A randomly initialised Pi-SAM in eval mode. Its SAM parameters equal ``build_sam(config, seed)``'s
     exactly; the HQ and Pi parts are drawn after them from the same seed. ``hr_dims``: the HR head's widths
-    (None: :func:`~sam_repro.methods.pisam.decoder.default_hr_dims`)."""
+    (None: :func:`~sam_repro.methods.pisam.decoder.default_hr_dims`); ``components``: Table 5's switches."""
 
     def make() -> SamPi:
         sam = build_sam(config)
         decoder = MaskDecoderPi.from_sam(sam.mask_decoder, vit_dim=early_feature_dim(sam.image_encoder),
-                                         hr_dims=hr_dims)
+                                         hr_dims=hr_dims, components=components)
         return SamPi(sam.image_encoder, sam.prompt_encoder, decoder).eval()
 
     if seed is None:

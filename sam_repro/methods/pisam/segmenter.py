@@ -54,10 +54,12 @@ class PiSamSegmenter(SamSegmenter):
     @classmethod
     def from_backbone(cls, backbone: str, checkpoint: str | os.PathLike | None = None, device: str = "auto",
                       random_init: bool = False, random_init_pi: bool = False, seed: int = 0,
-                      base_checkpoint: str | os.PathLike | None = None, **engine_options: Any) -> "PiSamSegmenter":
-        """``load_segmenter("pisam:BACKBONE", ...)``; arguments as :func:`load_pi_sam_model`."""
+                      base_checkpoint: str | os.PathLike | None = None, ablation: str | None = None,
+                      **engine_options: Any) -> "PiSamSegmenter":
+        """``load_segmenter("pisam:BACKBONE", ...)``; arguments as :func:`load_pi_sam_model` (``ablation``: a shipped
+        Table 5 variant instead of Pi-SAM)."""
         model, provenance = load_pi_sam_model(backbone, checkpoint, device, random_init, random_init_pi, seed,
-                                              base_checkpoint=base_checkpoint)
+                                              base_checkpoint=base_checkpoint, ablation=ablation)
         weights_id = provenance.get("base_checkpoint_sha256") or provenance.get("checkpoint_sha256")
         return cls(model, provenance, engine=SamEngine(model, weights_id=weights_id, **engine_options))
 

@@ -26,10 +26,10 @@ from sam_repro.backbones.checkpoints import (
 from sam_repro.backbones.registry import get_backbone
 from sam_repro.backbones.specs import BackboneSpec
 from sam_repro.backbones.weights import (
-    PI_TRAIN_COMMAND, resolve_method_weights, resolve_sam_weights,
+    PI_TRAIN_COMMAND, get_weights, resolve_method_weights, resolve_sam_weights,
 )
 from sam_repro.device import resolve_device
-from sam_repro.methods.pisam.decoder import is_pi_parameter
+from sam_repro.methods.pisam.decoder import VARIANTS, PiComponents, is_pi_parameter
 from sam_repro.methods.pisam.model import SamPi, build_pi_sam
 
 PI_ONLY_FORMAT = "sam-repro/pi-only/1"
@@ -45,14 +45,16 @@ def pi_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 def save_pi_checkpoint(model: SamPi, path: str | os.PathLike, *, base_sha256: str, backbone: str,
                        meta: dict[str, Any] | None = None, dtype: torch.dtype | None = None) -> str:
     """Write the Pi parts of ``model`` alone, atomically, with ``meta`` plus ``format``, ``backbone``,
-    ``base_sha256``, ``hr_dims`` and ``interactor_trained`` (the decoder's flag); return the file's sha256."""
+    ``base_sha256``, ``hr_dims``, ``components`` (Table 5's switches) and ``interactor_trained`` (the decoder's flag);
+    return the file's sha256."""
     from sam_repro.backbones.checkpoints import save_checkpoint
 
     if not isinstance(base_sha256, str) or len(base_sha256) != 64:
         raise ValueError(f"base_sha256 must be the 64-hex-digit sha256 of the SAM weights, got {base_sha256!r}")
     decoder = model.mask_decoder
     info = {**dict(meta or {}), "format": PI_ONLY_FORMAT, "backbone": backbone, "base_sha256": base_sha256.lower(),
-            "hr_dims": list(decoder.hr_dims), "interactor_trained": bool(decoder.interactor_trained)}
+            "hr_dims": list(decoder.hr_dims), "components": decoder.components.as_dict(),
+            "interactor_trained": bool(decoder.interactor_trained)}
     return save_checkpoint(pi_state_dict(model), path, meta=info, dtype=dtype)
 
 
@@ -89,9 +91,38 @@ def load_sam_part(model: SamPi, state: Mapping[str, torch.Tensor], source: str |
 
 
 
-def resolve_pi_checkpoint(backbone: str, checkpoint: str | os.PathLike | None) -> tuple[os.PathLike, str | None]:
-    """The Pi file to load for ``backbone`` (the registry's ``pisam:BACKBONE`` or an explicit file) and the
-    sha256 it must have (None: unchecked)."""
+SHIPPED_ABLATIONS: dict[str, str] = {}
+"""sha256 of Table 5's decoder ablations shipped for the tiny SAM (``pi_sam_tiny_ablation_<variant>.pt`` beside the
+registered ``pi_sam_tiny.pt``; every variant, ``full`` included, trained at one equal budget by
+``scripts/train_pisam_ablations.sh``); a variant missing here is not shipped."""
+ABLATIONS_COMMAND = "bash scripts/train_pisam_ablations.sh"
+
+
+def shipped_ablation(variant: str) -> tuple[os.PathLike, str]:
+    """The shipped file of a tiny-SAM Table 5 ablation and its sha256.
+
+    Raises:
+        KeyError: unknown variant (the known ones named).
+        WeightsNotFoundError: the variant is not shipped (the message says how to train it).
+    """
+    if variant not in VARIANTS:
+        raise KeyError(f"unknown Pi-SAM ablation {variant!r}; expected one of {', '.join(VARIANTS)}")
+    path = get_weights("pisam", "tiny").checkpoint.shipped.with_name(f"pi_sam_tiny_ablation_{variant}.pt")
+    if variant not in SHIPPED_ABLATIONS or not path.is_file():
+        raise WeightsNotFoundError(f"the Pi-SAM ablation {variant!r} is not shipped for the tiny SAM; train it with "
+                                   f"`{ABLATIONS_COMMAND}` and pass checkpoint=PATH")
+    return path, SHIPPED_ABLATIONS[variant]
+
+
+def resolve_pi_checkpoint(backbone: str, checkpoint: str | os.PathLike | None,
+                          ablation: str | None = None) -> tuple[os.PathLike, str | None]:
+    """The Pi file to load for ``backbone`` (the registry's ``pisam:BACKBONE``, a shipped tiny-SAM Table 5 ablation
+    when ``ablation`` names one, or an explicit file) and the sha256 it must have (None: unchecked)."""
+    if checkpoint is None and ablation is not None:
+        if backbone != "tiny":
+            raise WeightsNotFoundError(f"Pi-SAM ablations are shipped for the tiny SAM only, not {backbone!r}; pass "
+                                       "checkpoint=PATH")
+        return shipped_ablation(ablation)
     return resolve_method_weights(
         "pisam", backbone, checkpoint, label="Pi-SAM",
         alternatives="pass checkpoint=PATH (a Pi-only file), random_init_pi=True (the backbone's SAM weights with "
@@ -101,7 +132,9 @@ def resolve_pi_checkpoint(backbone: str, checkpoint: str | os.PathLike | None) -
 def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike | None = None,
                       device: str | torch.device = "auto", random_init: bool = False, random_init_pi: bool = False,
                       seed: int = 0, base_checkpoint: str | os.PathLike | None = None,
-                      hr_dims: Sequence[int] | None = None) -> tuple[SamPi, dict[str, Any]]:
+                      hr_dims: Sequence[int] | None = None,
+                      components: PiComponents = PiComponents(),
+                      ablation: str | None = None) -> tuple[SamPi, dict[str, Any]]:
     """Build a backbone's Pi-SAM and load its weights (strict, safe; verified where a digest is known).
 
     Args:
@@ -113,6 +146,9 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
         base_checkpoint: for a Pi-only file, the SAM weights under it (None: the backbone's registered ones);
             their sha256 must be the one the file records.
         hr_dims: HR-head widths for ``random_init`` / ``random_init_pi`` (a Pi file brings its own).
+        components: Table 5's decoder switches for ``random_init`` / ``random_init_pi`` (a Pi file brings its own).
+        ablation: with ``checkpoint`` None, load the shipped Table 5 ablation of this name (:data:`SHIPPED_ABLATIONS`)
+            instead of the registry's Pi-SAM.
 
     Returns:
         (model in eval mode on the device, provenance: backbone, device, checkpoint, checkpoint_sha256,
@@ -125,6 +161,10 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
     """
     if random_init and random_init_pi:
         raise ValueError("pass random_init (no weights) or random_init_pi (SAM weights + new Pi parts), not both")
+    if ablation is not None:
+        if ablation not in VARIANTS:
+            raise KeyError(f"unknown Pi-SAM ablation {ablation!r}; expected one of {', '.join(VARIANTS)}")
+        components = VARIANTS[ablation]  # a file brings its own (checked below against this name)
     if base_checkpoint is not None and (random_init or random_init_pi):
         raise ValueError("base_checkpoint is the SAM file under a Pi-only checkpoint; with random_init_pi pass the "
                          "SAM file as checkpoint, with random_init nothing is loaded")
@@ -143,7 +183,7 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
                           sha256_verified=expected is not None,
                           weights=f"SAM checkpoint + random Pi-SAM parts (seed={seed})")
     else:
-        path, expected = resolve_pi_checkpoint(spec.name, checkpoint)
+        path, expected = resolve_pi_checkpoint(spec.name, checkpoint, ablation)
         pi_state, meta = read_checkpoint(path, expected_sha256=expected)
         if meta.get("format") != PI_ONLY_FORMAT:
             raise CheckpointError(
@@ -155,7 +195,12 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
         base_state, base_info = _read_base(spec, path, meta, base_checkpoint)
         provenance.update(base_info)
         hr_dims = meta.get("hr_dims") or hr_dims
-    model = build_pi_sam(spec.config, seed=seed, hr_dims=hr_dims)
+        recorded = _components(meta.get("components"), path)
+        if ablation is not None and recorded != components:
+            raise CheckpointError(f"{path} holds the decoder components {recorded.as_dict()}, not those of the ablation "
+                                  f"{ablation!r} ({components.as_dict()})")
+        components = recorded
+    model = build_pi_sam(spec.config, seed=seed, hr_dims=hr_dims, components=components)
     if sam_state is not None:
         load_sam_part(model, sam_state, provenance["checkpoint"])
     if base_state is not None:
@@ -164,6 +209,17 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
         model.mask_decoder.interactor_trained = bool(meta.get("interactor_trained", False))
     provenance["interactor_trained"] = model.mask_decoder.interactor_trained
     return model.to(target).eval(), provenance
+
+
+def _components(recorded: Any, path: os.PathLike) -> PiComponents:
+    """The decoder components a Pi file records (files written before the switches existed hold the full decoder)."""
+    if recorded is None:
+        return PiComponents()
+    try:
+        return PiComponents(**{key: bool(value) for key, value in dict(recorded).items()})
+    except TypeError as error:
+        raise CheckpointError(f"Pi-only checkpoint {path} records unknown decoder components {recorded!r}: "
+                              f"{error}") from None
 
 
 def _read_base(spec: BackboneSpec, path: os.PathLike, meta: dict[str, Any],

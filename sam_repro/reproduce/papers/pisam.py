@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from sam_repro.eval.scoring import MetricSpec
+from sam_repro.methods.pisam.decoder import VARIANTS
 from sam_repro.reproduce.claims import Case, Claim, combine, compare_cases
 from sam_repro.reproduce.experiment import StandIns
 from sam_repro.reproduce.results import ResultRow, ResultSet, Verdict
@@ -97,10 +98,10 @@ GRID_ROW, GRID_256_ROW = "grid round trip (model grid)", "grid round trip (256 g
 CLICK_COUNTS = (1, 2, 5)
 TYPE_CLICKS = 5
 CLICK_TYPES = ("All", "BG", "FG")
-ABLATIONS = {"none": ("no RGB-E, no HR-Conv, no Object Embedder", (False, False, False)),
-             "rgb": ("RGB-E", (True, False, False)),
-             "rgb_hr": ("RGB-E + HR-Conv", (True, True, False)),
-             "full": ("RGB-E + HR-Conv + Object Embedder", (True, True, True))}
+_ABLATION_LABELS = {"none": "no RGB-E, no HR-Conv, no Object Embedder", "rgb": "RGB-E", "rgb_hr": "RGB-E + HR-Conv",
+                    "full": "RGB-E + HR-Conv + Object Embedder"}
+ABLATIONS = {name: (_ABLATION_LABELS[name], (parts.rgb_embedding, parts.hr_conv_head, parts.object_embedder))
+             for name, parts in VARIANTS.items()}
 """Table 5's rows in the paper's order: variant -> (our row key, (RGB embedding, HR-Conv head, Object Embedder))."""
 
 
@@ -281,31 +282,28 @@ def side_by_side(rows: Sequence[ResultRow], table: str, digits: int = 3) -> list
     return list(lines.values())
 
 
-class VariantUnavailable(LookupError):
-    """A Table 5 variant that this installation cannot load (the message says why and what would make it)."""
-
-
 def load_ablation_variant(variant: str, backbone: str = "tiny", checkpoint=None, device: str = "cpu",
                           base_checkpoint=None):
-    """The segmenter of one Table 5 variant (:data:`ABLATIONS`). ``full`` is Pi-SAM itself (``checkpoint``: a Pi
-    file, None: the registry's).
+    """The segmenter of one Table 5 variant (:data:`ABLATIONS`).
+
+    With ``checkpoint`` None: on the tiny SAM, the shipped ablation file of the variant (all four, ``full`` included,
+    trained at one equal budget by ``scripts/train_pisam_ablations.sh``; the shipped Pi-SAM, trained longer, is not a
+    Table 5 row); on another backbone ``full`` is the registry's Pi-SAM and the other variants need a file. A given
+    ``checkpoint`` must hold the variant's decoder components.
 
     Raises:
-        VariantUnavailable: any other variant: :mod:`sam_repro.methods.pisam` builds only the full decoder (no switch
-            for the RGB embedding, the HR-Conv head or the Object Embedder) and no variant file is registered.
         KeyError: an unknown variant.
+        WeightsNotFoundError: no file for the variant (the message says how to train it).
+        CheckpointError: a file of another variant, or on other SAM weights.
     """
     import sam_repro
 
     if variant not in ABLATIONS:
         raise KeyError(f"unknown Table 5 variant {variant!r}; expected one of {list(ABLATIONS)}")
-    if variant != "full":
-        raise VariantUnavailable(
-            f"{variant} ({ablation_row(variant)}): sam_repro.methods.pisam builds only the full decoder (no switch for "
-            "the RGB embedding, the HR-Conv head or the Object Embedder) and no variant file is registered; the "
-            "variant needs that switch and a file trained by `sam-repro train pisam` at the full model's budget")
+    if checkpoint is None and backbone != "tiny" and variant == "full":
+        return sam_repro.load_segmenter(f"pisam:{backbone}", device=device, base_checkpoint=base_checkpoint)
     return sam_repro.load_segmenter(f"pisam:{backbone}", checkpoint=checkpoint, device=device,
-                                    base_checkpoint=base_checkpoint)
+                                    base_checkpoint=base_checkpoint, ablation=variant)
 
 
 # -- claims ----------------------------------------------------------------------------------------------------
