@@ -91,7 +91,12 @@ def load_sam_part(model: SamPi, state: Mapping[str, torch.Tensor], source: str |
 
 
 
-SHIPPED_ABLATIONS: dict[str, str] = {}
+SHIPPED_ABLATIONS: dict[str, str] = {
+    "none": "8a20fa4f0ae4b04a0541017bd295b83dc082d47570865fc58a9333980dd19d62",
+    "rgb": "d3a98980f25fba148f029aa83bb5ff45bb3de5f6e68999c136f8ffb93311208f",
+    "rgb_hr": "119737ead04b8dd8a7711395cdc3303b5e32cd8b3976492f7f53dbec205ad526",
+    "full": "aacd0e3140b88b5d57307786ef82a3f57a284b01b309e82e41981e666e08de94",
+}
 """sha256 of Table 5's decoder ablations shipped for the tiny SAM (``pi_sam_tiny_ablation_<variant>.pt`` beside the
 registered ``pi_sam_tiny.pt``; every variant, ``full`` included, trained at one equal budget by
 ``scripts/train_pisam_ablations.sh``); a variant missing here is not shipped."""
