@@ -55,6 +55,21 @@ def test_ties_never_decide_a_strict_claim() -> None:
     assert verdict.status == "inconclusive" and (verdict.effect, verdict.low, verdict.high) == (0.0, 0.0, 0.0)
 
 
+def test_one_unit_decides_nothing_however_large_its_effect() -> None:
+    import math
+
+    from sam_repro.reproduce.claims import ratio_of_means
+
+    one = ResultSet([_objects("table1", "CAMO", "complete", [0.0]), _objects("table1", "CAMO", "baseline", [100.0])])
+    verdict = compare_rows(one, ["table1"], "FR", "complete", "baseline")
+    assert verdict.status == "inconclusive" and verdict.effect == -100.0 and verdict.n == 1
+    assert (verdict.low, verdict.high) == (-math.inf, math.inf)
+    two = ResultSet([_objects("table1", "CAMO", "complete", [0.0, 0.0]),
+                     _objects("table1", "CAMO", "baseline", [100.0, 100.0])])
+    assert compare_rows(two, ["table1"], "FR", "complete", "baseline").status == "held"  # two agreeing units do
+    assert ratio_of_means([2.0], [1.0, 1.1])[1:] == (-math.inf, math.inf)
+
+
 def test_the_bootstrap_is_seeded() -> None:
     rng = np.random.default_rng(2)
     a, b = rng.normal(0, 1, 40), rng.normal(0.3, 1, 40)

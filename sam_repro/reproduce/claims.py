@@ -32,6 +32,9 @@ from sam_repro.reproduce.results import ResultRow, ResultSet, Verdict
 CONFIDENCE = 0.95
 RESAMPLES = 4000
 SEED = 0
+MIN_UNITS = 2
+"""Fewest units (objects, images, repeats) an interval is drawn from: one unit has no spread to tell noise from an
+effect, so its interval is unbounded (-inf, inf) and decides nothing (the claim is ``inconclusive``)."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,16 @@ def _verdict(status: str, detail: str, evidence: list[dict] | None = None, effec
 # -- intervals ----------------------------------------------------------------------------------------------
 def mean_interval(values: Sequence[float], *, seed: int = SEED, confidence: float = CONFIDENCE,
                   resamples: int = RESAMPLES) -> tuple[float, float, float]:
-    """Mean of ``values`` and its bootstrap interval (percentile, seeded); all equal without spread."""
+    """Mean of ``values`` and its bootstrap interval (percentile, seeded); all equal without spread among at least
+    :data:`MIN_UNITS` values; unbounded for fewer."""
     from scipy.stats import bootstrap
 
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
         return math.nan, math.nan, math.nan
     effect = float(x.mean())
+    if x.size < MIN_UNITS:
+        return effect, -math.inf, math.inf
     if np.all(x == x[0]):
         return effect, effect, effect
     result = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=resamples, method="percentile",
@@ -99,6 +105,8 @@ def ratio_of_means(num: Sequence[float], den: Sequence[float], *, seed: int = SE
     if x.size == 0 or y.size == 0:
         return math.nan, math.nan, math.nan
     effect = float(x.mean() / y.mean())
+    if min(x.size, y.size) < MIN_UNITS:
+        return effect, -math.inf, math.inf
     if np.all(x == x[0]) and np.all(y == y[0]):
         return effect, effect, effect
 
