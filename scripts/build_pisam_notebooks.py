@@ -8,10 +8,10 @@ outputs; cell ids are derived from the notebook name and the cell's position, so
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
 import nbformat
+from notebook_builder import build
 
 from sam_repro.reproduce.papers import pisam as paper
 
@@ -370,28 +370,6 @@ write_results(out, paper.PAPER, rows, verdicts,
 ]
 
 
-def _cell_id(stem: str, index: int) -> str:
-    return hashlib.sha1(f"pisam/{stem}:{index}".encode()).hexdigest()[:8]
-
-
-def build(cells: list[tuple[str, str]], stem: str) -> nbformat.NotebookNode:
-    """A v4 notebook of ``cells`` ((kind, source); kind ``markdown``, ``code`` or ``parameters``), no outputs."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                         "language_info": {"name": "python"}}
-    for index, (kind, source) in enumerate(cells):
-        if kind == "markdown":
-            cell = nbformat.v4.new_markdown_cell(source)
-        else:
-            cell = nbformat.v4.new_code_cell(source)
-            if kind == "parameters":
-                cell.metadata["tags"] = ["parameters"]
-        cell.id = _cell_id(stem, index)
-        notebook.cells.append(cell)
-    nbformat.validate(notebook)
-    return notebook
-
-
 NOTEBOOKS = {"hr_sets": HR_SETS, "corrections": CORRECTIONS, "ablation": ABLATION}
 
 
@@ -402,7 +380,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for stem, cells in NOTEBOOKS.items():
         path = args.out / f"{stem}.ipynb"
-        nbformat.write(build(cells, stem), path)
+        nbformat.write(build(cells, "pisam", stem), path)
         print("wrote", path)
 
 
