@@ -1,5 +1,6 @@
 """Views of a sample set that change what its ground truth says, not its images.
 
+:class:`ForegroundMask` unites the instance masks into one (the binary tasks of AlignSAM).
 :class:`ObjectBackgroundMaps` turns instance masks into a two-class map (0 background, 1 object), how Stable-SAM's
 MESS evaluation reads the embedded domain stand-ins (rooftops, polyps, boulders...): their real counterparts in MESS
 are semantic maps of one class of interest against the rest. :class:`ClassUnionMasks` merges the instances of each
@@ -113,3 +114,25 @@ class SampleSubset(SampleSet):
 
     def load(self, index: int) -> Sample:
         return self.base[self.indices[index]]
+
+
+class ForegroundMask(SampleSet):
+    """``dataset`` with each sample's instance masks replaced by their union: one (1, H, W) foreground mask (the
+    ground truth of a binary task such as shadow, glass, blur or salient-object detection, where the target is
+    everything of the kind in the image, not one instance). Samples whose masks are None are refused."""
+
+    def __init__(self, dataset: SampleSet):
+        self.base = dataset
+        self.name, self.split = f"{dataset.name}+foreground", dataset.split
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.base.fingerprint()}+foreground".encode()).hexdigest()
+
+    def load(self, index: int) -> Sample:
+        sample = self.base[index]
+        if sample.masks is None:
+            raise ValueError(f"{self.base.name} sample {sample.id!r} has no object masks to unite")
+        return dataclasses.replace(sample, masks=sample.masks.any(axis=0)[None])
