@@ -46,12 +46,14 @@ class PromptingEpisode:
         self.geometry: Geometry = geometry_of(self.embedding, segmenter.model, actions)
         self.mask_chosen = bool(mask_chosen)
         self.centres = self.geometry.centres()
-        self.pooling = self.geometry.patch_pooling
-        self.valid = torch.as_tensor(self.geometry.valid_cells)
+        # on the embedding's device: the actor multiplies them with its activations (a GPU run needs them there)
+        self.device = self.embedding.features.device
+        self.pooling = self.geometry.patch_pooling.to(self.device)
+        self.valid = torch.as_tensor(self.geometry.valid_cells).to(self.device)
         self.points = np.zeros((0, 2))
         self.labels = np.zeros((0,), dtype=np.int64)
         self.actions: list[int] = []
-        self.available = torch.ones(self.geometry.num_actions, dtype=torch.bool)
+        self.available = torch.ones(self.geometry.num_actions, dtype=torch.bool, device=self.device)
         self.low_res: torch.Tensor | None = None
         self.iou: torch.Tensor | None = None
         self.probability: torch.Tensor | None = None
@@ -77,7 +79,7 @@ class PromptingEpisode:
         self.points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         self.labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         self.actions = []
-        self.available = torch.ones(self.geometry.num_actions, dtype=torch.bool)
+        self.available = torch.ones(self.geometry.num_actions, dtype=torch.bool, device=self.device)
         self._decode()
 
     def point_of(self, action: int) -> np.ndarray:

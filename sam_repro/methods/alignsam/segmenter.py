@@ -211,7 +211,7 @@ class AlignSamSegmenter(SamSegmenter):
                 probs = self.head.agent.distribution(logits, episode.available[None]).probs[0]
                 action = int(torch.argmax(probs))
             else:
-                action = int(rng.choice(np.flatnonzero(episode.available.numpy())))
+                action = int(rng.choice(np.flatnonzero(episode.available.cpu().numpy())))
             point = episode.point_of(action)[None]
             label = 1 if self.labels == "positive" else int(label_points(srm(s_c, s_t), episode.geometry, point)[0])
             episode.act(action, label)
