@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from sam_repro.data import open_dataset
-from sam_repro.data.synthetic.thin_multi import TIER_CUTS, complexity, tier
+from scipy import ndimage
+
+from sam_repro.data.synthetic.thin_multi import SOLID_PROBABILITY, TIER_CUTS, complexity, solid, tier
 from sam_repro.methods.dissam import enrich_gt
 from sam_repro.prompts import box_iou, mask_to_box
 
@@ -23,9 +25,12 @@ def test_complexity_of_a_square_by_hand() -> None:
 def test_scenes_hold_parts_distractors_and_tiers() -> None:
     dataset = open_dataset("synthetic/thin_multi", "val", size=512, length=24)
     multi = distractors = 0
+    kinds = []
     for index in range(len(dataset)):
         sample = dataset[index]
         gt = sample.masks[0]
+        kinds += sample.meta["kinds"]
+        assert len(sample.meta["kinds"]) == sample.meta["structures"]
         assert gt.any() and sample.meta["tier"] == tier(complexity(gt))
         if sample.meta["structures"] > 1:
             multi += 1
@@ -39,3 +44,15 @@ def test_scenes_hold_parts_distractors_and_tiers() -> None:
         else:
             assert sample.meta["distractor_box"] is None
     assert multi >= 3 and distractors >= 2
+    assert 0.15 <= kinds.count("solid") / len(kinds) <= 0.6, (kinds.count("solid"), len(kinds), SOLID_PROBABILITY)
+
+
+def test_a_solid_object_is_one_filled_body_with_its_attachments() -> None:
+    """The body is filled (SAM's grid renders it) and large; attachments leave it, so the object stays one part."""
+    for seed in range(12):
+        mask = solid(np.random.default_rng(seed), 400, 300, scale=1.6).astype(bool)
+        _, parts = ndimage.label(mask, structure=np.ones((3, 3)))
+        assert parts == 1, seed
+        assert mask.mean() >= 0.015, seed
+        # filled: eroding by 5 px keeps a core (thin strokes of <= 10 px vanish, a body does not)
+        assert ndimage.binary_erosion(mask, iterations=5).sum() >= 0.15 * mask.sum(), seed
