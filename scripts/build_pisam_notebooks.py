@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import nbformat
-from notebook_builder import build
+from notebook_builder import CLAIMS_TABLE, build, sets_literal
 
 from sam_repro.reproduce.papers import pisam as paper
 
@@ -36,16 +36,8 @@ models = {
 for name, model in models.items():
     print(name, "->", model.info().get("checkpoint"))'''
 
-CLAIMS_TABLE = '''display(Markdown(markdown_table([{"claim": v.claim, "statement": v.statement, "verdict": v.status,
-                                  "effect [95% interval]": v.effect_text, "n": v.n, "paper": v.paper_figure}
-                                 for v in verdicts])))
-for v in verdicts:
-    print(f"claim {v.claim} ({v.status}): {v.detail}")'''
-
-
 def _sets(*names: str) -> str:
-    """A dict literal: the paper's dataset name -> its embedded stand-in."""
-    return "{" + ", ".join(f"{name!r}: {paper.STAND_INS.synthetic[name]!r}" for name in names).replace("'", '"') + "}"
+    return sets_literal(paper.STAND_INS, *names)
 
 
 HR_SETS = [

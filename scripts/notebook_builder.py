@@ -5,6 +5,19 @@ import hashlib
 
 import nbformat
 
+CLAIMS_TABLE = '''display(Markdown(markdown_table([{"claim": v.claim, "statement": v.statement, "verdict": v.status,
+                                  "effect [95% interval]": v.effect_text, "n": v.n, "paper": v.paper_figure}
+                                 for v in verdicts])))
+for v in verdicts:
+    print(f"claim {v.claim} ({v.status}): {v.detail}")'''
+"""The code that shows a notebook's claim verdicts (``verdicts``) as a table, then the numbers behind each."""
+
+
+def sets_literal(stand_ins, *names: str) -> str:
+    """A dict literal for a ``parameters`` cell: each paper dataset name -> its embedded stand-in (``stand_ins``: a
+    paper module's ``STAND_INS``)."""
+    return "{" + ", ".join(f"{name!r}: {stand_ins.synthetic[name]!r}" for name in names).replace("'", '"') + "}"
+
 
 def cell_id(folder: str, stem: str, index: int) -> str:
     """A cell id derived from the notebook's folder, name and the cell's position (rebuilding gives the same file)."""

@@ -246,7 +246,7 @@ def metric_rows(table: str, dataset: str, row: str, stand_in: str, records: Sequ
 
 
 def round_trip_row(dataset: str, label: str, stand_in: str, records: Sequence[dict[str, Any]], samples,
-                   grid: int) -> ResultRow | None:
+                   grid: int, paper: str = PAPER) -> ResultRow | None:
     """The ``resolution`` row ``label`` / ``mIoU``: per object evaluated in ``records`` (of ``samples``), the IoU of
     its ground truth after a round trip through a ``grid`` x ``grid`` mask grid; None without objects."""
     from sam_repro.eval.backbone_report import low_res_round_trip_iou
@@ -263,7 +263,7 @@ def round_trip_row(dataset: str, label: str, stand_in: str, records: Sequence[di
                 values.append(value)
     if not values:
         return None
-    return ResultRow(PAPER, RESOLUTION, dataset, label, "mIoU", float(np.mean(values)), f"{stand_in} ({grid} grid)",
+    return ResultRow(paper, RESOLUTION, dataset, label, "mIoU", float(np.mean(values)), f"{stand_in} ({grid} grid)",
                      len(values), values, units)
 
 
