@@ -201,3 +201,17 @@ def comparison(paper: str, rows: Sequence[ResultRow], row_key, digits: int = 2) 
                       "metric": r.metric, "paper": paper_text, "ours": ours, "n": r.n,
                       "paper_value": value, "ours_value": r.value, "uncertain": uncertain})
     return lines
+
+
+def side_by_side(paper: str, rows: Sequence[ResultRow], table: str, row_key, digits: int = 3,
+                 count: str = "objects") -> list[dict[str, Any]]:
+    """For a notebook: one line per (dataset, row) of ``table``, each metric as ``"ours (paper)"`` (the paper's
+    number of the row ``row_key`` pairs it with, '–' where it has none) and, under ``count``, the units behind ours.
+    Row keys show ' | ' as ', ' (a '|' would split a markdown cell)."""
+    lines: dict[tuple[str, str], dict[str, Any]] = {}
+    for cell in comparison(paper, [r for r in rows if r.table == table], row_key, digits):
+        shown = cell["row"].replace(" | ", ", ")
+        line = lines.setdefault((cell["dataset"], cell["row"]), {"dataset": cell["dataset"], "row": shown})
+        line[cell["metric"]] = f"{cell['ours_value']:.{digits}f} ({cell['paper']})"
+        line[count] = cell["n"]
+    return list(lines.values())

@@ -268,18 +268,11 @@ def round_trip_row(dataset: str, label: str, stand_in: str, records: Sequence[di
 
 
 def side_by_side(rows: Sequence[ResultRow], table: str, digits: int = 3) -> list[dict[str, Any]]:
-    """One line per (dataset, row) of ``table``: each metric as ``"ours (paper)"`` (the paper's number for the row
-    :func:`row_key` pairs it with, '–' where it has none) and the objects behind our numbers; for the notebooks (row
-    keys shown with ', ' for ' | ', which would split a markdown cell)."""
-    from sam_repro.reproduce.results import comparison
+    """One line per (dataset, row) of ``table``: each metric as ``"ours (paper)"`` and the objects behind ours (see
+    :func:`sam_repro.reproduce.results.side_by_side`)."""
+    from sam_repro.reproduce.results import side_by_side as lines
 
-    lines: dict[tuple[str, str], dict[str, Any]] = {}
-    for cell in comparison(PAPER, [r for r in rows if r.table == table], row_key, digits):
-        shown = cell["row"].replace(" | ", ", ")  # '|' would split a markdown cell
-        line = lines.setdefault((cell["dataset"], cell["row"]), {"dataset": cell["dataset"], "row": shown})
-        line[cell["metric"]] = f"{cell['ours_value']:.{digits}f} ({cell['paper']})"
-        line["objects"] = cell["n"]
-    return list(lines.values())
+    return lines(PAPER, rows, table, row_key, digits, count="objects")
 
 
 def load_ablation_variant(variant: str, backbone: str = "tiny", checkpoint=None, device: str = "cpu",
