@@ -296,13 +296,25 @@ DIS_TRAIN_COMMAND = "sam-repro train dissam"
 register_weights(WeightsEntry(
     "dissam", "tiny",
     CheckpointSpec(
-        filename="dis_sam_tiny.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+        filename="dis_sam_tiny.pt", url=None,
+        sha256="947e0a39aede5b3d5d5782727015052fa81743e2690c36789de5e760bce10a4d", size_bytes=5_798_623, license="MIT",
         paper="sam-repro embedded world (architecture of " + DIS_PAPER + ")",
         shipped=SHIPPED_WEIGHTS_DIR / "dis_sam_tiny.pt", regenerate=DIS_TRAIN_COMMAND,
     ),
     tied_to=get_backbone("tiny").checkpoint.sha256,
     note=f"the second-stage IS-Net (width 1/4, 512 px) trained by `{DIS_TRAIN_COMMAND}` on masks of the shipped "
-         "tiny SAM, whose sha256 it records and checks at load time",
+         "tiny SAM, whose sha256 it records and checks at load time; Table 2's row 5 (float16, 2.9M parameters): GT "
+         "encoder 1,500 steps, then 3,000 steps of 4 crops of 256 px, 20 min at one thread on 2 CPU cores",
+))
+
+# The official release: the second-stage IS-Net (ISNetDIS, 5 channels, width 1, 1024 px); its code runs SAM ViT-L
+# (the paper does not say). A manual download (Google Drive), so no digest is known until a user records one.
+register_weights(WeightsEntry(
+    "dissam", "vit_l",
+    CheckpointSpec(filename="dis_sam.pth", url=None, sha256=None, size_bytes=None, license="MIT", paper=DIS_PAPER),
+    manifest_name="dissam_weights",
+    note="the official DIS-SAM second stage (a plain 5-channel ISNetDIS state dict) for SAM ViT-L, the official "
+         "code's backbone; download it by hand (data_manifest.yaml, dissam_weights) into the weights cache",
 ))
 
 STABLE_PAPER = "Fan et al., Stable Segment Anything Model, ICLR 2025 (arXiv:2311.15776)"
@@ -386,23 +398,38 @@ CLIP_TRAIN_COMMAND = "sam-repro train tiny-clip"
 register_weights(WeightsEntry(
     "clip", "tiny",
     CheckpointSpec(
-        filename="tiny_clip.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+        filename="tiny_clip.pt", url=None,
+        sha256="418b293ecdb5d4bdd95df5c2f3641aee3d8ac670931e19181256aba0aa0f2938", size_bytes=8_371_933, license="MIT",
         paper="sam-repro embedded world (open_clip's CLIP architecture, custom tiny config)",
         shipped=SHIPPED_WEIGHTS_DIR / "tiny_clip.pt", regenerate=CLIP_TRAIN_COMMAND,
     ),
     note=f"the tiny CLIP of AlignSAM's explicit branch, trained by `{CLIP_TRAIN_COMMAND}` contrastively on captioned "
-         "synthetic images (multiclass, shadow, glass, blur; never salient); not shipped yet",
+         "synthetic images (multiclass, shadow, glass, blur; never salient); float16; 3,000 steps of 64 images, 47 min "
+         "at one thread on 2 CPU cores",
+))
+
+# No official AlignSAM weights or code exist: at full scale the user trains the parts (GPU) into the weights cache,
+# where the full profile's `requires: weights` looks for them.
+register_weights(WeightsEntry(
+    "alignsam", "vit_b",
+    CheckpointSpec(filename="alignsam_vit_b.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+                   paper="sam-repro reconstruction of " + ALIGN_PAPER,
+                   regenerate=f"{ALIGN_TRAIN_COMMAND} --backbone vit_b --output $SAM_REPRO_WEIGHTS/alignsam_vit_b.pt "
+                              "(GPU; with the official CLIP ViT-B/16: --clip-checkpoint)"),
+    manifest_name="alignsam_weights",
+    note="user-trained AlignSAM parts for SAM ViT-B (the paper's backbone); no official weights were released",
 ))
 
 register_weights(WeightsEntry(
     "alignsam", "tiny",
     CheckpointSpec(
-        filename="alignsam_tiny.pt", url=None, sha256=None, size_bytes=None, license="MIT",
+        filename="alignsam_tiny.pt", url=None,
+        sha256="f4324b655d9c0c54296d8a073b4320140bd9cabd03021451e2ece35e03458aae", size_bytes=2_143_695, license="MIT",
         paper="sam-repro embedded world (architecture reconstructed from " + ALIGN_PAPER + ")",
         shipped=SHIPPED_WEIGHTS_DIR / "alignsam_tiny.pt", regenerate=ALIGN_TRAIN_COMMAND,
     ),
     tied_to=get_backbone("tiny").checkpoint.sha256,
     note=f"parts file: per task an agent and both SRM branches, trained by `{ALIGN_TRAIN_COMMAND}` on top of the frozen "
          "tiny SAM and tiny CLIP, whose sha256 it records and checks at load time; no official AlignSAM weights or "
-         "code exist. Not shipped yet: it waits for the retrained tiny SAM",
+         "code exist; float16; 5,000 episodes (50 train images per task, 20 epochs), 56 min at one thread on 2 CPU cores",
 ))
