@@ -32,8 +32,12 @@ def _list(args: argparse.Namespace) -> int:
         path = locate_weights(entry)
         print(f"\n{entry.name}")
         print(f"  file    {ckpt.filename}" + (f"  ({ckpt.size_bytes:,} bytes)" if ckpt.size_bytes else ""))
-        print(f"  url     {ckpt.url or '(ships with the package; regenerate: ' + str(ckpt.regenerate) + ')'}")
-        print(f"  sha256  {ckpt.sha256 or '(not published: recorded at the first download)'}")
+        manual = ckpt.url is None and ckpt.shipped is None and ckpt.regenerate is None
+        source = ("(manual download: see the note)" if manual
+                  else f"(ships with the package; regenerate: {ckpt.regenerate})")
+        print(f"  url     {ckpt.url or source}")
+        unpublished = "(not published)" if manual else "(not published: recorded at the first download)"
+        print(f"  sha256  {ckpt.sha256 or unpublished}")
         if entry.tied_to:
             print(f"  tied to base SAM sha256 {entry.tied_to}")
         if entry.manifest_name:

@@ -168,6 +168,8 @@ def resolve_weights(entry: WeightsEntry, checkpoint: str | os.PathLike | None,
     if path is not None:
         return path, expected_sha256(entry)
     hint = f" Otherwise {missing_hint}." if missing_hint else ""
+    if ckpt.url is None and ckpt.shipped is None and ckpt.regenerate is None:
+        raise WeightsNotFoundError(_manual_download(entry) + hint)
     if ckpt.url is None:
         raise WeightsNotFoundError(f"the weights of {entry.name} are missing ({ckpt.shipped}): regenerate them with "
                                    f"`{ckpt.regenerate}`.{hint}")
@@ -230,6 +232,8 @@ def fetch_weights(entry: WeightsEntry, timeout: float = 10.0, progressbar: bool 
     import pooch
 
     ckpt = entry.checkpoint
+    if ckpt.url is None and ckpt.shipped is None and ckpt.regenerate is None:
+        raise CheckpointError(_manual_download(entry))
     if ckpt.url is None:
         raise CheckpointError(f"{entry.name} has nothing to download (it ships with the package: {ckpt.shipped})")
     target = cached_path(ckpt)
@@ -253,6 +257,15 @@ def fetch_weights(entry: WeightsEntry, timeout: float = 10.0, progressbar: bool 
     if expected is None:
         record_digest(ckpt.filename, sha256_file(fetched))
     return fetched
+
+
+def _manual_download(entry: WeightsEntry) -> str:
+    """What to say about a missing file that has no URL, ships with nothing and no command makes it."""
+    where = f" (data_manifest.yaml, {entry.manifest_name})" if entry.manifest_name else ""
+    note = f" Note: {entry.note}." if entry.note else ""
+    return (f"the weights of {entry.name} are a manual download{where} and are not on this machine: download the file "
+            f"by hand and put it at {cached_path(entry.checkpoint)} (set SAM_REPRO_WEIGHTS to move the weights "
+            f"directory).{note}")
 
 
 # -- the entries ---------------------------------------------------------------------------------------------
@@ -387,6 +400,21 @@ register_weights(WeightsEntry(
          "HQ parts started from hq_sam_tiny.pt, then 2,000 interactor steps, 4 images each; 73 min at one thread) on "
          "top of the shipped tiny SAM, whose sha256 it records and checks at load time",
 ))
+
+# The official release (lmzpai/pi-sam): decoder files ({"model_state_dict": MaskDecoderAE.state_dict()}) in a Google
+# Drive folder linked from its README, whose table reports Pi-SAM-b, -l and -h; the folder's file names are not
+# published, so these entries name the files the user saves. A manual download: no digest is known.
+for _backbone in ("vit_b", "vit_l", "vit_h"):
+    register_weights(WeightsEntry(
+        "pisam", _backbone,
+        CheckpointSpec(filename=f"pi_sam_{_backbone}.pth", url=None, sha256=None, size_bytes=None, license="MIT",
+                       paper=PI_PAPER),
+        manifest_name=f"pisam_{_backbone}",
+        note=f"the official Pi-SAM decoder for SAM {_backbone} (lmzpai/pi-sam; SAM's own {_backbone} weights load "
+             "under it); download it by hand from the Google Drive folder linked in the repository's README and save "
+             "it under this name in the weights cache. Official files hold no RGB embedding: the loader redraws the "
+             "official one (seed 42, rank 0) and records that in the provenance",
+    ))
 
 
 ALIGN_PAPER = "Huang et al., AlignSAM: Aligning Segment Anything Model to Open Context via Reinforcement Learning, CVPR 2024"

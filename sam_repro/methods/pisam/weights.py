@@ -6,25 +6,31 @@ included), and in its metadata the sha256 of the SAM weights they were trained o
 HR-head widths (``hr_dims``) and whether the interactor was trained (``interactor_trained``). It loads on top
 of the backbone's SAM weights (or ``base_checkpoint``) only when their digest matches.
 
-Official checkpoints (``lmzpai/pi-sam``: ``{"model_state_dict": MaskDecoderAE.state_dict()}``) hold the whole
-decoder without a prefix, the interactor's fixed buffers (``interact_2.img_pe``, a 256-grid PE, and
-``interact_2.bnd_op.laplacian_kernel``, the click simulator's kernel) and **no RGB embedding** (it lives in
-their encoder, random and unsaved): :func:`map_official_decoder_state` maps such a dict onto this model's keys.
+Official checkpoints (``lmzpai/pi-sam``: ``{"model_state_dict": MaskDecoderAE.state_dict()}``, written by
+``Runner.save``) hold the whole decoder without a prefix: SAM's own decoder (loaded from SAM and frozen), the HQ
+parts (``hf_token`` ... ``embedding_maskfeature``, trained by Pi-SAM), the Pi parts and the interactor, plus the
+interactor's fixed buffers (``interact_2.img_pe``, a 256-grid PE, and ``interact_2.bnd_op.laplacian_kernel``, the
+click simulator's kernel), and **no RGB embedding** (it lives in their encoder, random and unsaved).
+:func:`map_official_decoder_state` maps such a dict onto this model's keys; :func:`official_rgb_embedding` redraws
+the RGB embedding as the official code draws it; :func:`load_pi_sam_model` recognises an official file and puts
+the three together on top of SAM's own weights.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from sam_repro.backbones.checkpoints import (
-    CheckpointError, WeightsNotFoundError, load_strict, read_checkpoint, read_state_dict, sha256_file,
+    CheckpointError, WeightsNotFoundError, _load, load_strict, read_state_dict, sha256_file, verify_sha256,
 )
 from sam_repro.backbones.registry import get_backbone
-from sam_repro.backbones.specs import BackboneSpec
+from sam_repro.backbones.specs import BackboneSpec, SamConfig
 from sam_repro.backbones.weights import (
     PI_TRAIN_COMMAND, get_weights, resolve_method_weights, resolve_sam_weights,
 )
@@ -34,6 +40,11 @@ from sam_repro.methods.pisam.model import SamPi, build_pi_sam
 
 PI_ONLY_FORMAT = "sam-repro/pi-only/1"
 """``meta["format"]`` of a Pi-only checkpoint."""
+OFFICIAL_SEED = 42
+"""``--seed`` default of the official ``scripts/main.py``; each process seeds ``OFFICIAL_SEED + rank``
+(:func:`official_rgb_embedding`)."""
+OFFICIAL_RGB_WIDTH = 8
+"""Output channels of the official RGB embedding (``SamEncoder.rgb_embed``: Conv1x1 3 -> 8, Conv3x3 8 -> 8)."""
 
 
 def pi_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -121,8 +132,9 @@ def shipped_ablation(variant: str) -> tuple[os.PathLike, str]:
 
 def resolve_pi_checkpoint(backbone: str, checkpoint: str | os.PathLike | None,
                           ablation: str | None = None) -> tuple[os.PathLike, str | None]:
-    """The Pi file to load for ``backbone`` (the registry's ``pisam:BACKBONE``, a shipped tiny-SAM Table 5 ablation
-    when ``ablation`` names one, or an explicit file) and the sha256 it must have (None: unchecked)."""
+    """The Pi file to load for ``backbone`` (the registry's ``pisam:BACKBONE``: a Pi-only file, or for vit_b/l/h the
+    official decoder file, a manual download; a shipped tiny-SAM Table 5 ablation when ``ablation`` names one; or an
+    explicit file) and the sha256 it must have (None: unchecked)."""
     if checkpoint is None and ablation is not None:
         if backbone != "tiny":
             raise WeightsNotFoundError(f"Pi-SAM ablations are shipped for the tiny SAM only, not {backbone!r}; pass "
@@ -130,8 +142,8 @@ def resolve_pi_checkpoint(backbone: str, checkpoint: str | os.PathLike | None,
         return shipped_ablation(ablation)
     return resolve_method_weights(
         "pisam", backbone, checkpoint, label="Pi-SAM",
-        alternatives="pass checkpoint=PATH (a Pi-only file), random_init_pi=True (the backbone's SAM weights with "
-                     "freshly initialised Pi-SAM parts) or random_init=True")
+        alternatives="pass checkpoint=PATH (a Pi-only file or an official Pi-SAM decoder file), random_init_pi=True "
+                     "(the backbone's SAM weights with freshly initialised Pi-SAM parts) or random_init=True")
 
 
 def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLike | None = None,
@@ -139,29 +151,43 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
                       seed: int = 0, base_checkpoint: str | os.PathLike | None = None,
                       hr_dims: Sequence[int] | None = None,
                       components: PiComponents = PiComponents(),
-                      ablation: str | None = None) -> tuple[SamPi, dict[str, Any]]:
+                      ablation: str | None = None, rgb_seed: int = OFFICIAL_SEED,
+                      rgb_rank: int = 0) -> tuple[SamPi, dict[str, Any]]:
     """Build a backbone's Pi-SAM and load its weights (strict, safe; verified where a digest is known).
+
+    Two kinds of Pi file load: this package's Pi-only files (:func:`save_pi_checkpoint`) and the official
+    ``lmzpai/pi-sam`` decoder files (``{"model_state_dict": MaskDecoderAE.state_dict()}``, recognised by their
+    layout, :func:`is_official_decoder_state`). An official file is mapped strictly
+    (:func:`map_official_decoder_state`: every key of this decoder but the RGB embedding must be there, nothing else
+    may be) and gets the RGB embedding the official code would draw (:func:`official_rgb_embedding`, ``rgb_seed`` +
+    ``rgb_rank``), since official files never hold it; the provenance says so (``rgb_embedding``). SAM's encoder and
+    prompt encoder come from ``base_checkpoint`` (None: the backbone's registered SAM weights); the decoder, SAM's
+    own parts included, comes from the file (``sam_decoder_matches_base`` records whether those equal the base's).
 
     Args:
         backbone: SAM registry name or spec.
-        checkpoint: default mode: a Pi-only file (None: the registry's ``pisam:BACKBONE``); with
+        checkpoint: default mode: a Pi-only or official Pi-SAM file (None: the registry's ``pisam:BACKBONE``); with
             ``random_init_pi``: a plain SAM file (None: the backbone's registered SAM weights).
         random_init: no weights at all (seeded): tests, timing. The interactor counts as untrained.
         random_init_pi: SAM weights plus freshly initialised (``seed``) HQ and Pi parts: the start of training.
-        base_checkpoint: for a Pi-only file, the SAM weights under it (None: the backbone's registered ones);
-            their sha256 must be the one the file records.
+        base_checkpoint: for a Pi file, the SAM weights under it (None: the backbone's registered ones); for a
+            Pi-only file their sha256 must be the one the file records.
         hr_dims: HR-head widths for ``random_init`` / ``random_init_pi`` (a Pi file brings its own).
         components: Table 5's decoder switches for ``random_init`` / ``random_init_pi`` (a Pi file brings its own).
         ablation: with ``checkpoint`` None, load the shipped Table 5 ablation of this name (:data:`SHIPPED_ABLATIONS`)
             instead of the registry's Pi-SAM.
+        rgb_seed, rgb_rank: for an official file, the seed and process rank of the redrawn RGB embedding (defaults:
+            the official evaluation's single process, ``--seed 42``, rank 0).
 
     Returns:
         (model in eval mode on the device, provenance: backbone, device, checkpoint, checkpoint_sha256,
-        sha256_verified, weights, interactor_trained; for a Pi file also base_checkpoint(_sha256)).
+        sha256_verified, weights, interactor_trained; for a Pi file also base_checkpoint(_sha256); for an official
+        file also checkpoint_format ``"official"``, rgb_embedding, rgb_embedding_seed, rgb_embedding_rank and
+        sam_decoder_matches_base).
 
     Raises:
         WeightsNotFoundError: no Pi file registered / present and none given.
-        CheckpointError: a file that does not fit (keys named), a Pi file without its base digest, for another
+        CheckpointError: a file that does not fit (keys named), a Pi-only file without its base digest, for another
             backbone, or on SAM weights other than the ones it was trained on.
     """
     if random_init and random_init_pi:
@@ -171,12 +197,12 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
             raise KeyError(f"unknown Pi-SAM ablation {ablation!r}; expected one of {', '.join(VARIANTS)}")
         components = VARIANTS[ablation]  # a file brings its own (checked below against this name)
     if base_checkpoint is not None and (random_init or random_init_pi):
-        raise ValueError("base_checkpoint is the SAM file under a Pi-only checkpoint; with random_init_pi pass the "
-                         "SAM file as checkpoint, with random_init nothing is loaded")
+        raise ValueError("base_checkpoint is the SAM file under a Pi file; with random_init_pi pass the SAM file as "
+                         "checkpoint, with random_init nothing is loaded")
     spec = get_backbone(backbone) if isinstance(backbone, str) else backbone
     target = resolve_device(device)
     provenance: dict[str, Any] = {"backbone": spec.name, "device": str(target)}
-    pi_state = base_state = sam_state = None
+    pi_state = base_state = sam_state = official_state = rgb_embed = None
     meta: dict[str, Any] = {}
     if random_init:
         provenance.update(checkpoint=None, checkpoint_sha256=None, sha256_verified=False,
@@ -189,31 +215,76 @@ def load_pi_sam_model(backbone: str | BackboneSpec, checkpoint: str | os.PathLik
                           weights=f"SAM checkpoint + random Pi-SAM parts (seed={seed})")
     else:
         path, expected = resolve_pi_checkpoint(spec.name, checkpoint, ablation)
-        pi_state, meta = read_checkpoint(path, expected_sha256=expected)
-        if meta.get("format") != PI_ONLY_FORMAT:
-            raise CheckpointError(
-                f"{path} is not a Pi-only checkpoint (meta format {meta.get('format')!r}, expected "
-                f"{PI_ONLY_FORMAT!r}); write one with save_pi_checkpoint / `{PI_TRAIN_COMMAND}`, or map an official "
-                "Pi-SAM decoder with map_official_decoder_state")
+        state, meta, official = _read_pi_file(path, expected)
         provenance.update(checkpoint=str(path), checkpoint_sha256=expected or sha256_file(path),
-                          sha256_verified=expected is not None, weights="SAM checkpoint + Pi-only checkpoint")
-        base_state, base_info = _read_base(spec, path, meta, base_checkpoint)
-        provenance.update(base_info)
-        hr_dims = meta.get("hr_dims") or hr_dims
-        recorded = _components(meta.get("components"), path)
-        if ablation is not None and recorded != components:
-            raise CheckpointError(f"{path} holds the decoder components {recorded.as_dict()}, not those of the ablation "
-                                  f"{ablation!r} ({components.as_dict()})")
-        components = recorded
+                          sha256_verified=expected is not None)
+        if official:
+            if ablation is not None and components != PiComponents():
+                raise CheckpointError(f"{path} is an official Pi-SAM decoder (the full model), not the ablation "
+                                      f"{ablation!r}")
+            official_state = state
+            hr_dims, components = _official_hr_dims(state, path), PiComponents()
+            # drawn before SAM's weights are read: the encoder built for the draw is freed before they take memory
+            rgb_embed = official_rgb_embedding(spec, seed=rgb_seed, rank=rgb_rank)
+            base_path, base_expected = resolve_sam_weights(spec.name, base_checkpoint)
+            base_state = read_state_dict(base_path, expected_sha256=base_expected)
+            provenance.update(
+                weights="SAM checkpoint + official Pi-SAM decoder (lmzpai/pi-sam; RGB embedding redrawn)",
+                checkpoint_format="official", base_checkpoint=str(base_path),
+                base_checkpoint_sha256=(base_expected or sha256_file(base_path)).lower(),
+                base_sha256_verified=base_expected is not None)
+        else:
+            if meta.get("format") != PI_ONLY_FORMAT:
+                raise CheckpointError(
+                    f"{path} is not a Pi-only checkpoint (meta format {meta.get('format')!r}, expected "
+                    f"{PI_ONLY_FORMAT!r}), and not an official Pi-SAM decoder file either; write one with "
+                    f"save_pi_checkpoint / `{PI_TRAIN_COMMAND}`")
+            pi_state = state
+            provenance.update(weights="SAM checkpoint + Pi-only checkpoint")
+            base_state, base_info = _read_base(spec, path, meta, base_checkpoint)
+            provenance.update(base_info)
+            hr_dims = meta.get("hr_dims") or hr_dims
+            recorded = _components(meta.get("components"), path)
+            if ablation is not None and recorded != components:
+                raise CheckpointError(f"{path} holds the decoder components {recorded.as_dict()}, not those of the "
+                                      f"ablation {ablation!r} ({components.as_dict()})")
+            components = recorded
     model = build_pi_sam(spec.config, seed=seed, hr_dims=hr_dims, components=components)
     if sam_state is not None:
         load_sam_part(model, sam_state, provenance["checkpoint"])
-    if base_state is not None:
+    if pi_state is not None:
         load_sam_part(model, base_state, provenance["base_checkpoint"])
         load_pi_only_state(model, pi_state, provenance["checkpoint"])
         model.mask_decoder.interactor_trained = bool(meta.get("interactor_trained", False))
+    if official_state is not None:
+        load_sam_part(model, base_state, provenance["base_checkpoint"])
+        base_state = None
+        provenance.update(load_official_decoder(model, official_state, provenance["checkpoint"], spec,
+                                                rgb_seed=rgb_seed, rgb_rank=rgb_rank, rgb_embed=rgb_embed))
     provenance["interactor_trained"] = model.mask_decoder.interactor_trained
     return model.to(target).eval(), provenance
+
+
+def _read_pi_file(path: os.PathLike,
+                  expected_sha256: str | None) -> tuple[dict[str, torch.Tensor], dict[str, Any], bool]:
+    """One safe read of a Pi file: (state dict, metadata, whether it is an official decoder file). A Pi-only file is
+    ``{"state_dict", "meta"}`` (:func:`save_pi_checkpoint`); an official one ``{"model_state_dict": ...}`` or a bare
+    decoder state dict in the official layout."""
+    if expected_sha256:
+        verify_sha256(path, expected_sha256)
+    content = _load(Path(path))
+    meta: dict[str, Any] = {}
+    if isinstance(content, Mapping) and isinstance(content.get("state_dict"), Mapping):
+        meta, content = dict(content.get("meta") or {}), content["state_dict"]
+        official = False
+    else:
+        official = isinstance(content, Mapping) and is_official_decoder_state(content)
+        if official and isinstance(content.get("model_state_dict"), Mapping):
+            content = content["model_state_dict"]
+    if not isinstance(content, Mapping) or not all(
+            isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in content.items()):
+        raise CheckpointError(f"checkpoint {path} does not hold a state dict of tensors (got {type(content).__name__})")
+    return dict(content), meta, official
 
 
 def _components(recorded: Any, path: os.PathLike) -> PiComponents:
@@ -267,7 +338,8 @@ def map_official_decoder_state(state: Mapping[str, torch.Tensor], rgb_embed: Map
     Args:
         rgb_embed: ``{"0.weight", "0.bias", "1.weight", "1.bias"}`` (the official encoder's ``rgb_embed.*`` with
             that prefix removed). None raises: the official RGB embedding is never saved (it is drawn at random
-            per run), so the caller must decide what to use (e.g. a seeded draw) and say so.
+            per run), so the caller must decide what to use and say so; :func:`official_rgb_embedding` redraws the
+            official one (:func:`load_official_decoder` / :func:`load_pi_sam_model` do, and record it).
 
     Raises:
         CheckpointError: no RGB embedding given, or a dropped buffer that is not what the official code builds.
@@ -293,7 +365,140 @@ def map_official_decoder_state(state: Mapping[str, torch.Tensor], rgb_embed: Map
             raise CheckpointError("official interact_2.img_pe is not the pe_layer encoding of its grid")
     if rgb_embed is None:
         raise CheckpointError("official Pi-SAM files hold no RGB embedding (it lives in their encoder, drawn at "
-                              "random and never saved): pass rgb_embed={'0.weight', '0.bias', '1.weight', '1.bias'}")
+                              "random and never saved): pass rgb_embed={'0.weight', '0.bias', '1.weight', "
+                              "'1.bias'}, e.g. official_rgb_embedding(backbone), the official code's draw")
     mapped = {f"{prefix}{name}": value for name, value in state.items()}
     mapped.update({f"{prefix}rgb_embed.{name}": value for name, value in rgb_embed.items()})
     return mapped
+
+
+def official_rgb_embedding(backbone: str | BackboneSpec | SamConfig = "vit_h", *, seed: int = OFFICIAL_SEED,
+                           rank: int = 0) -> dict[str, torch.Tensor]:
+    """The RGB embedding (``{"0.weight", "0.bias", "1.weight", "1.bias"}``: Conv1x1 3 -> 8, Conv3x3 8 -> 8) that
+    the official Pi-SAM code draws in process ``rank`` seeded with ``seed``; official files never hold it.
+
+    What the official code (``lmzpai/pi-sam`` at 87e3d16) does:
+
+    * ``scripts/main.py`` 24, 56, 64-67: ``--seed`` defaults to 42; every process seeds
+      ``torch.manual_seed(args.seed + rank)`` (numpy and ``random`` too), then builds the ``Runner`` (69);
+    * ``segment_anything/runner.py`` 20: the first thing the Runner builds is the SAM encoder,
+      ``sam_model_registry[model_type](checkpoint=sam_ckpt)``; the decoder follows (25);
+    * ``segment_anything/build_sam_encoder.py`` 68-92: the arguments of ``SamEncoder(...)`` are built first, SAM's
+      ``ImageEncoderViT`` (69-82) then ``PromptEncoder`` (83-88), with the standard SAM arguments; then
+      ``SamEncoder.__init__`` runs with ``add_rgb=True`` (89);
+    * ``segment_anything/modeling/__init__.py`` 11 imports ``SamEncoder`` from ``sam_encoder_box.py`` (the
+      ``sam_encoder.py`` import is commented out; both build the embedding alike), whose ``__init__`` (44-52)
+      registers two constant buffers and draws ``rgb_embed = Sequential(Conv2d(3, 8, 1), Conv2d(8, 8, 3,
+      padding=1))`` with PyTorch's default initialisation: the first random draws after SAM's encoder and prompt
+      encoder;
+    * ``build_sam_encoder.py`` 94-97 then loads SAM's checkpoint non-strictly, which leaves ``rgb_embed`` as drawn;
+      ``forward`` (``sam_encoder_box.py`` 65, 124-126) runs under ``no_grad``, so it is never trained, and
+      ``Runner.save`` (``runner.py`` 223-228) saves only the decoder, so it is never saved.
+
+    Consequences: training on 8 GPUs ran 8 different embeddings (seeds 42..49; DDP wraps only the decoder); the
+    README's single-process evaluation (``--eval``) uses rank 0's, seed 42, which this function redraws by the same
+    steps (SAM's own ``ImageEncoderViT`` and ``PromptEncoder`` built with ``backbone``'s configuration and discarded,
+    then the two convolutions) on the CPU generator, as the official build runs on the CPU. The gradio demo
+    (``scripts/gradio.py`` 45-52) seeds nothing: its embedding is arbitrary.
+
+    Exactness: the result is the authors' rank-0 embedding if their PyTorch drew the same CPU random stream for
+    these default initialisations (kaiming-uniform convolutions and linears, normal embeddings and ``randn``); the
+    version they used is not recorded, so this cannot be checked without their run. For backbones other than
+    vit_b/l/h the same rule is applied to that backbone's encoder (the official code has no such models).
+    The ViT-H encoder built to advance the generator takes about 2.5 GB and some seconds on the CPU.
+    """
+    from segment_anything.modeling import PromptEncoder
+
+    from sam_repro.backbones.build import build_image_encoder
+
+    if isinstance(backbone, SamConfig):
+        config = backbone
+    else:
+        config = (get_backbone(backbone) if isinstance(backbone, str) else backbone).config
+    grid, size = config.embedding_size, config.img_size
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        torch.random.default_generator.manual_seed(seed + rank)
+        build_image_encoder(config)  # discarded: built only to draw what the official build draws first
+        PromptEncoder(embed_dim=config.prompt_embed_dim, image_embedding_size=(grid, grid),
+                      input_image_size=(size, size), mask_in_chans=config.mask_in_chans)
+        width = OFFICIAL_RGB_WIDTH
+        embed = nn.Sequential(nn.Conv2d(3, width, kernel_size=1), nn.Conv2d(width, width, kernel_size=3, padding=1))
+    return {name: value.detach().clone() for name, value in embed.state_dict().items()}
+
+
+_OFFICIAL_MARKERS = ("hf_token.", "embedding_act.", "mask_aspp.", "output_upscaling_2.", "out_act.", "interact_2.")
+_OUR_PREFIXES = ("mask_decoder.", "image_encoder.", "prompt_encoder.")
+
+
+def is_official_decoder_state(state: Mapping[str, Any]) -> bool:
+    """Whether ``state`` is in the official Pi-SAM decoder layout: ``{"model_state_dict": {...}}`` (what
+    ``Runner.save`` writes), or a bare dict of unprefixed decoder keys with Pi-SAM's modules (``hf_token``,
+    ``mask_aspp``, ``output_upscaling_2``, ...)."""
+    inner = state.get("model_state_dict")
+    if isinstance(inner, Mapping):
+        state = inner
+    keys = [key for key in state if isinstance(key, str)]
+    return (bool(keys) and not any(key.startswith(_OUR_PREFIXES) for key in keys)
+            and any(key.startswith(_OFFICIAL_MARKERS) for key in keys))
+
+
+def _official_hr_dims(state: Mapping[str, torch.Tensor], source: str | os.PathLike) -> tuple[int, int]:
+    """The HR head's widths (h1, h2) of an official decoder dict; h2 must be the RGB embedding's width."""
+    first, second = state.get("output_upscaling_2.0.weight"), state.get("output_upscaling_2.3.weight")
+    if first is None or second is None or first.ndim != 4 or second.ndim != 4:
+        raise CheckpointError(f"official Pi-SAM decoder {source} lacks the HR head (output_upscaling_2.0.weight / "
+                              "output_upscaling_2.3.weight, ConvTranspose2d)")
+    h1, h2 = int(first.shape[1]), int(second.shape[1])
+    if h2 != OFFICIAL_RGB_WIDTH:
+        raise CheckpointError(f"official Pi-SAM decoder {source} has an HR head {h2} wide, but the official RGB "
+                              f"embedding is {OFFICIAL_RGB_WIDTH} wide")
+    return h1, h2
+
+
+def load_official_decoder(model: SamPi, state: Mapping[str, torch.Tensor], source: str | os.PathLike,
+                          backbone: str | BackboneSpec | SamConfig, *, rgb_seed: int = OFFICIAL_SEED,
+                          rgb_rank: int = 0, rgb_embed: Mapping[str, torch.Tensor] | None = None) -> dict[str, Any]:
+    """Load an official Pi-SAM decoder state dict into ``model``'s decoder (SAM's own decoder parts included), with
+    the RGB embedding redrawn by :func:`official_rgb_embedding` (``backbone``, ``rgb_seed``, ``rgb_rank``; or
+    ``rgb_embed``, that draw made beforehand); the encoder and prompt encoder keep their values. Sets ``interactor_trained`` (the official interactor's output
+    conv starts at zero: trained when it is not). Returns what the provenance should record.
+
+    Raises:
+        CheckpointError: a key of this decoder (the RGB embedding aside) missing from ``state``, a key it does not
+            have (the official fixed buffers :data:`OFFICIAL_DROPPED` aside), both named; a shape mismatch; a model
+            without an official-width RGB embedding.
+    """
+    inner = state.get("model_state_dict")
+    state = dict(inner if isinstance(inner, Mapping) else state)
+    rgb = model.mask_decoder.rgb_embed
+    if rgb is None or rgb[0].out_channels != OFFICIAL_RGB_WIDTH:
+        raise CheckpointError(f"an official Pi-SAM decoder ({source}) needs a model with the official "
+                              f"{OFFICIAL_RGB_WIDTH}-wide RGB embedding")
+    current = model.state_dict()
+    expected = {key.removeprefix("mask_decoder.") for key in current
+                if key.startswith("mask_decoder.") and not key.startswith("mask_decoder.rgb_embed.")}
+    given = set(state) - set(OFFICIAL_DROPPED)
+    missing, unexpected = sorted(expected - given), sorted(given - expected)
+    if missing or unexpected:
+        problems = [f"{label} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
+                    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected)) if keys]
+        raise CheckpointError(f"official Pi-SAM decoder {source} does not fit this Pi-SAM decoder: "
+                              + "; ".join(problems))
+    if rgb_embed is None:
+        rgb_embed = official_rgb_embedding(backbone, seed=rgb_seed, rank=rgb_rank)
+    mapped = map_official_decoder_state(state, rgb_embed=rgb_embed)
+    sam_keys = [key for key in mapped if not is_pi_parameter(key)]
+    matches = all(mapped[key].shape == current[key].shape
+                  and torch.equal(mapped[key].to(current[key].dtype).cpu(), current[key].cpu()) for key in sam_keys)
+    load_strict(model, {**{key: value for key, value in current.items() if not key.startswith("mask_decoder.")},
+                        **mapped}, source)
+    out_cov = model.mask_decoder.interact_2.out_cov
+    model.mask_decoder.interactor_trained = bool(out_cov.weight.detach().abs().sum() > 0
+                                                 or out_cov.bias.detach().abs().sum() > 0)
+    if not matches:
+        warnings.warn(f"the SAM decoder parts of the official Pi-SAM decoder {source} differ from those of the SAM "
+                      "weights loaded under it (the official code freezes SAM's own decoder): the file was trained "
+                      "on other SAM weights; its decoder values are used", stacklevel=2)
+    return {"rgb_embedding": (f"redrawn (official files do not hold it): the official rule, seed {rgb_seed} + rank "
+                              f"{rgb_rank} drawn after SAM's image and prompt encoders"),
+            "rgb_embedding_seed": rgb_seed, "rgb_embedding_rank": rgb_rank, "sam_decoder_matches_base": matches}
