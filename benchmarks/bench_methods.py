@@ -6,7 +6,8 @@ methods without trained weights are timed with random ones (``random_init``). Pr
 parameters (the method's own parts: parameters beyond plain SAM's), their share of the whole model, the encoder's
 ms per image, the ms of one box prediction (decode + upscale + the method's extras; DIS-SAM: SAM's decode plus the
 IS-Net at its input size), its ratio to SAM's, the ms per image (encode + one prediction, what the papers' FPS
-measure) and the FPS as a share of SAM's (Pi-SAM's Table 6: 93% on ViT-H at 1024 px). Pi-SAM is also timed with 10 corrective clicks (its
+measure) and the FPS as a share of SAM's (Pi-SAM's Table 6: 93% on ViT-H at 1024 px); after DIS-SAM, the prompt-free
+IS-Net alone (its network at DIS-SAM's width and input size, no SAM). Pi-SAM is also timed with 10 corrective clicks (its
 interactor is marked trained for timing only: untrained it refuses clicks).
 
     python benchmarks/bench_methods.py --backbone tiny --threads 2
@@ -82,6 +83,18 @@ def main() -> None:
         image_reference = image_reference or encode + predict
         print(f"{method:22s} {own / 1e6:10.3f}M {100 * own / total:6.2f}% {encode:10.1f} {predict:11.2f} "
               f"{predict / reference:7.2f} {encode + predict:9.1f} {image_reference / (encode + predict):10.0%}")
+        if method == "dissam":
+            # the prompt-free IS-Net alone (no SAM): the same network on the image (the 3 channels a plain IS-Net
+            # reads; its first convolution's two extra input channels cost nothing measurable)
+            from sam_repro.methods.dissam import refine
+            from sam_repro.methods.isnet import ISNet
+
+            settings = segmenter.settings
+            plain = ISNet(in_ch=3, width=settings.width).to(args.device).eval()
+            inputs = np.zeros((3, args.size, args.size), np.float32)
+            alone = _median_ms(lambda: refine(plain, inputs, settings.input_size), args.repeats, args.device)
+            print(f"{'isnet (prompt-free)':22s} {'':>11s} {'':>7s} {0.0:10.1f} {alone:11.2f} "
+                  f"{alone / reference:7.2f} {alone:9.1f} {image_reference / alone:10.0%}")
         if method == "pisam":
             segmenter.model.mask_decoder.interactor_trained = True  # timing only: clicks through the interactor
             with torch.no_grad():

@@ -8,12 +8,14 @@ from sam_repro.backbones.weights import SHIPPED_WEIGHTS_DIR, list_weights
 
 
 def _ablations() -> dict[str, str]:
-    """file name -> sha256 of every shipped ablation (Stable-SAM's Table 8, Pi-SAM's Table 5)."""
+    """file name -> sha256 of every shipped ablation (Stable-SAM's Table 8, Pi-SAM's Table 5, DIS-SAM's Table 2)."""
+    from sam_repro.methods.dissam.weights import SHIPPED_ROWS
     from sam_repro.methods.pisam.weights import SHIPPED_ABLATIONS
     from sam_repro.methods.stablesam.weights import SHIPPED_VARIANTS
 
     return {**{f"stable_sam_tiny_{v}.pt": sha for v, sha in SHIPPED_VARIANTS.items()},
-            **{f"pi_sam_tiny_ablation_{v}.pt": sha for v, sha in SHIPPED_ABLATIONS.items()}}
+            **{f"pi_sam_tiny_ablation_{v}.pt": sha for v, sha in SHIPPED_ABLATIONS.items()},
+            **{f"dis_sam_tiny_row{row}.pt": sha for row, sha in SHIPPED_ROWS.items()}}
 
 
 def test_every_shipped_file_is_registered_with_its_digest_and_tied_to_the_tiny_sam() -> None:

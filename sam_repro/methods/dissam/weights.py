@@ -20,11 +20,44 @@ from sam_repro.backbones.checkpoints import (
     CheckpointError, load_strict, read_checkpoint, read_state_dict, sha256_file,
 )
 from sam_repro.backbones.parts import PARTS_FORMAT, check_base, save_parts_checkpoint
-from sam_repro.backbones.weights import DIS_TRAIN_COMMAND, resolve_method_weights, resolve_sam_weights
+from sam_repro.backbones.weights import (
+    DIS_TRAIN_COMMAND, WeightsNotFoundError, get_weights, resolve_method_weights, resolve_sam_weights,
+)
 from sam_repro.methods.dissam.settings import OFFICIAL, DisSamSettings
 from sam_repro.methods.isnet import ISNet
 
 PREFIX = "isnet."
+
+SHIPPED_ROWS: dict[int, str] = {
+    1: "25b6770ce9495cb215e5f95289dc79476cdfaedcef3c18e3c855dca152f6dbbd",
+    2: "73426dc7894a62f7f13538160faad541e11284dc920add6200cccbeff6ecc024",
+    3: "a8907aa3d64427a85614b1bbf4472d5c4ef698cd3bdf00ceb1971b9ddb4d9940",
+    4: "48ffde7e986ad98fa0e6250a45d1ad54258acc3c15b23656c89308a37b0eeb86",
+}
+"""sha256 of Table 2's rows 1-4 shipped for the tiny SAM (``dis_sam_tiny_row<k>.pt`` beside the registered
+``dis_sam_tiny.pt``, which is row 5), each trained by ``sam-repro train dissam --row k`` at the shipped row 5's budget;
+a row missing here is not shipped."""
+
+
+def ablation_file(backbone: str, row: int) -> str:
+    """The shipped file of Table 2's row ``row`` (1-4) for the tiny SAM, its sha256 checked.
+
+    Raises:
+        WeightsNotFoundError: another backbone, or a row not shipped (the message says how to train it).
+        CheckpointError: the file's sha256 is not the registered one.
+    """
+    command = f"{DIS_TRAIN_COMMAND} --row {row}"
+    if backbone != "tiny" or row not in SHIPPED_ROWS:
+        raise WeightsNotFoundError(f"DIS-SAM's Table 2 row {row} is not shipped for backbone {backbone!r}; train it "
+                                   f"with `{command}` and pass checkpoint=PATH")
+    path = get_weights("dissam", "tiny").checkpoint.shipped.with_name(f"dis_sam_tiny_row{row}.pt")
+    if not path.is_file():
+        raise WeightsNotFoundError(f"{path} is missing; regenerate it with `{command}`")
+    digest = sha256_file(path)
+    if digest != SHIPPED_ROWS[row]:
+        raise CheckpointError(f"{path}: sha256 {digest} is not the registered {SHIPPED_ROWS[row]}; regenerate it with "
+                              f"`{command}`")
+    return str(path)
 
 
 def build_isnet(settings: DisSamSettings, seed: int | None = 0) -> ISNet:
