@@ -1,8 +1,10 @@
-"""Command-line options and loading shared by the benchmarks that time one SAM backbone."""
+"""Command-line options, loading and timing shared by the benchmarks."""
 from __future__ import annotations
 
 import argparse
+import time
 
+import numpy as np
 import torch
 
 import sam_repro
@@ -24,3 +26,19 @@ def load_benchmark_segmenter(args: argparse.Namespace):
         torch.set_num_threads(args.threads)
     random_init = args.random_init or not weights_present(args.backbone)
     return sam_repro.load_segmenter(args.backbone, device=args.device, random_init=random_init), random_init
+
+
+def median_ms(fn, repeats: int, device: str = "cpu") -> float:
+    """Median wall time of ``fn()`` in ms over ``repeats`` calls after one warm-up call (CUDA synchronised around
+    each call on a GPU, so queued kernels are counted)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))

@@ -31,30 +31,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 
 import numpy as np
 import torch
 
 import sam_repro
-from _segmenter_args import add_segmenter_arguments
+from _segmenter_args import add_segmenter_arguments, median_ms
 from sam_repro.backbones.weights import weights_present
 
 TASKS = ("blur", "shadow")  # the implicit and the explicit branch's first tasks
 
-
-def _median_ms(fn, repeats: int, device: str) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times))
 
 
 def _image(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,17 +88,17 @@ def _prompting_split(segmenter, steps: int, repeats: int, device: str) -> dict[s
     from sam_repro.methods.alignsam.episode import PromptingEpisode
     from sam_repro.methods.alignsam.srm import initial_points, label_points
 
-    out = {"run": _median_ms(lambda: segmenter.run(steps=steps), repeats, device),
-           "start": _median_ms(lambda: segmenter.run(steps=0), repeats, device)}
+    out = {"run": median_ms(lambda: segmenter.run(steps=steps), repeats, device),
+           "start": median_ms(lambda: segmenter.run(steps=0), repeats, device)}
     episode = PromptingEpisode(segmenter, segmenter.actions, segmenter.mask_chosen)
     m_c = segmenter.semantic_map(episode, None) if segmenter.needs_semantic else None
     out["clip"] = out["clip_text"] = float("nan")
     if m_c is not None:
-        out["clip"] = _median_ms(lambda: segmenter.semantic_map(episode, None), repeats, device)
-        out["clip_text"] = _median_ms(lambda: _clip_text(segmenter), repeats, device)
+        out["clip"] = median_ms(lambda: segmenter.semantic_map(episode, None), repeats, device)
+        out["clip_text"] = median_ms(lambda: _clip_text(segmenter), repeats, device)
     s_c = None if m_c is None else episode.state_with(m_c)
     srm = segmenter.head.srm(segmenter.branch)
-    out["p0"] = _median_ms(lambda: initial_points(srm(s_c, episode.state_with(None)), episode.geometry),
+    out["p0"] = median_ms(lambda: initial_points(srm(s_c, episode.state_with(None)), episode.geometry),
                            repeats, device)
     episode.start(*initial_points(srm(s_c, episode.state_with(None)), episode.geometry))
     for _ in range(steps // 2):  # the step parts are timed half way through the episode
@@ -121,9 +107,9 @@ def _prompting_split(segmenter, steps: int, repeats: int, device: str) -> dict[s
         episode.act(action, label)
     action = _greedy_action(segmenter, episode, s_c)
     point, s_t = episode.point_of(action)[None], episode.state
-    out["policy"] = _median_ms(lambda: _greedy_action(segmenter, episode, s_c), repeats, device)
-    out["label"] = _median_ms(lambda: label_points(srm(s_c, s_t), episode.geometry, point), repeats, device)
-    out["decode"] = _median_ms(episode._decode, repeats, device)  # the episode's own decode: SAM + probability grid
+    out["policy"] = median_ms(lambda: _greedy_action(segmenter, episode, s_c), repeats, device)
+    out["label"] = median_ms(lambda: label_points(srm(s_c, s_t), episode.geometry, point), repeats, device)
+    out["decode"] = median_ms(episode._decode, repeats, device)  # the episode's own decode: SAM + probability grid
     return out
 
 
@@ -191,7 +177,7 @@ def _training(segmenter, image: np.ndarray, target: np.ndarray, episodes: int, s
     policy = _EpisodePolicy(head.agent, episode.pooling, episode.valid)
     ppo = config.ppo()
     out = {"transitions": float(len(rollout)), "epochs": float(ppo.epochs),
-           "update": _median_ms(lambda: ppo_update(policy, agent_optimizer, rollout, ppo, advantages=advantages,
+           "update": median_ms(lambda: ppo_update(policy, agent_optimizer, rollout, ppo, advantages=advantages,
                                                    returns=returns), repeats, device)}
     if device != "cpu":  # the trainer runs on the CPU (its targets and rewards are CPU tensors)
         out["episode"] = float("nan")
@@ -203,7 +189,7 @@ def _training(segmenter, image: np.ndarray, target: np.ndarray, episodes: int, s
                   "implicit": torch.optim.Adam(head.implicit.parameters(), lr=config.srm_lr),
                   "explicit": torch.optim.Adam(head.explicit.parameters(), lr=config.srm_lr)}
     rng, generator = np.random.default_rng(0), torch.Generator().manual_seed(0)
-    out["episode"] = _median_ms(lambda: run_episode(segmenter, head, item, 0, config, segmenter.branch, m_c,
+    out["episode"] = median_ms(lambda: run_episode(segmenter, head, item, 0, config, segmenter.branch, m_c,
                                                     optimizers, rng, generator), repeats, device)
     out["srm_steps"] = float(config.q_implicit + (config.q_explicit if m_c is not None else 0))
     return out
@@ -240,10 +226,10 @@ def main(argv: list[str] | None = None) -> None:
 
     centre = np.array([[args.size * 0.55, args.size * 0.45]])
     with torch.no_grad():
-        encode = _median_ms(lambda: sam.engine.encode(image), args.repeats, args.device)
+        encode = median_ms(lambda: sam.engine.encode(image), args.repeats, args.device)
         sam.set_image(image)
-        decode = _median_ms(lambda: sam.decode(points=centre[None], labels=np.array([[1]])), args.repeats, args.device)
-        predict = _median_ms(lambda: sam.predict(points=centre, labels=np.array([1])), args.repeats, args.device)
+        decode = median_ms(lambda: sam.decode(points=centre[None], labels=np.array([[1]])), args.repeats, args.device)
+        predict = median_ms(lambda: sam.predict(points=centre, labels=np.array([1])), args.repeats, args.device)
         splits = {}
         for task, segmenter in segmenters.items():
             segmenter.set_image(image)

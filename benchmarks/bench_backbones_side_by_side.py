@@ -10,23 +10,14 @@ ms per prompt (decode + upscale to the image, one prompt per call) and the ratio
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
 import sam_repro
+from _segmenter_args import median_ms
 from sam_repro.backbones.weights import weights_present
 
-
-def _median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times))
 
 
 def main() -> None:
@@ -52,14 +43,14 @@ def main() -> None:
         params = sum(p.numel() for p in model.parameters()) / 1e6
         encoder = sum(p.numel() for p in model.image_encoder.parameters()) / 1e6
         with torch.no_grad():
-            encode = _median_ms(lambda: engine.encode(image), args.repeats)
+            encode = median_ms(lambda: engine.encode(image), args.repeats)
             embedding = engine.encode(image)
 
             def decode() -> None:
                 low_res, _ = engine.decode(embedding, points=points, labels=labels)
                 engine.upscale(embedding, low_res)
 
-            decode_ms = _median_ms(decode, args.repeats)
+            decode_ms = median_ms(decode, args.repeats)
         first = first or (encode, decode_ms)
         print(f"{name:10s} {'trained' if trained else 'random':8s} {params:7.2f}M {encoder:7.2f}M {encode:10.2f} "
               f"{decode_ms:10.2f} {encode / first[0]:9.2f} {decode_ms / first[1]:9.2f}")

@@ -16,29 +16,16 @@ interactor is marked trained for timing only: untrained it refuses clicks).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
 import sam_repro
+from _segmenter_args import median_ms
 from sam_repro.backbones import build_sam, get_backbone
 
 METHODS = ("sam", "hqsam", "stablesam", "pisam", "dissam")
 
-
-def _median_ms(fn, repeats: int, device: str) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times))
 
 
 def _own_parameters(segmenter, sam_count: int) -> tuple[int, int]:
@@ -76,9 +63,9 @@ def main() -> None:
         segmenter = sam_repro.load_segmenter(f"{method}:{args.backbone}", random_init=True, device=args.device)
         own, total = _own_parameters(segmenter, sam_count)
         with torch.no_grad():
-            encode = _median_ms(lambda: segmenter.engine.encode(image), args.repeats, args.device)
+            encode = median_ms(lambda: segmenter.engine.encode(image), args.repeats, args.device)
             segmenter.set_image(image)
-            predict = _median_ms(lambda: segmenter.predict(box=box), args.repeats, args.device)
+            predict = median_ms(lambda: segmenter.predict(box=box), args.repeats, args.device)
         reference = reference or predict
         image_reference = image_reference or encode + predict
         print(f"{method:22s} {own / 1e6:10.3f}M {100 * own / total:6.2f}% {encode:10.1f} {predict:11.2f} "
@@ -92,13 +79,13 @@ def main() -> None:
             settings = segmenter.settings
             plain = ISNet(in_ch=3, width=settings.width).to(args.device).eval()
             inputs = np.zeros((3, args.size, args.size), np.float32)
-            alone = _median_ms(lambda: refine(plain, inputs, settings.input_size), args.repeats, args.device)
+            alone = median_ms(lambda: refine(plain, inputs, settings.input_size), args.repeats, args.device)
             print(f"{'isnet (prompt-free)':22s} {'':>11s} {'':>7s} {0.0:10.1f} {alone:11.2f} "
                   f"{alone / reference:7.2f} {alone:9.1f} {image_reference / alone:10.0%}")
         if method == "pisam":
             segmenter.model.mask_decoder.interactor_trained = True  # timing only: clicks through the interactor
             with torch.no_grad():
-                corrected = _median_ms(lambda: segmenter.predict(box=box, corrections=clicks,
+                corrected = median_ms(lambda: segmenter.predict(box=box, corrections=clicks,
                                                                  correction_labels=click_labels),
                                        args.repeats, args.device)
             print(f"{'pisam + 10 clicks':22s} {'':>11s} {'':>7s} {encode:10.1f} {corrected:11.2f} "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sam_repro.reproduce.claims import (
-    Claim, combine, compare_ratio, compare_rows, evaluate_claims, paired_mean_difference,
+    Claim, combine, compare_ratio, compare_rows, evaluate_claims, paired_mean_difference, unchecked,
 )
 from sam_repro.reproduce.papers import paper_module
 from sam_repro.reproduce.papers import sam_tta
@@ -226,3 +226,9 @@ def test_comparison_keeps_rows_of_a_table_the_extraction_lost() -> None:
     row = ResultRow("stablesam", "table8", stablesam.COCO, "SAM | oracle box", "mIoU", 77.0, "synthetic/generic:test", 5)
     (line,) = comparison("stablesam", [row], stablesam.row_key)
     assert line["paper"] == "–" and line["paper_value"] is None and line["ours"] == 77.0
+
+
+def test_an_unchecked_claim_is_not_run_with_its_reason() -> None:
+    claim = Claim("p", "9", "something we do not run", unchecked("no baseline is run"), "paper: 1.0")
+    (verdict,) = evaluate_claims([claim], ResultSet([]))
+    assert (verdict.claim, verdict.status, verdict.detail, verdict.n) == ("9", "not run", "no baseline is run", None)

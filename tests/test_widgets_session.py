@@ -431,7 +431,8 @@ def test_methods_taking_one_kind_of_prompt_segment_an_object_and_undo(name: str)
     source, index, threshold = ONE_KIND[name]
     sample = open_evaluation_set(source)[index]
     image, truth = sample.image, sample.masks[0]
-    inside = tuple(int(v) for v in np.argwhere(truth)[len(np.argwhere(truth)) // 2][::-1])  # (x, y) of an object pixel
+    pixels = np.argwhere(truth)
+    inside = tuple(int(v) for v in pixels[len(pixels) // 2][::-1])  # (x, y) of an object pixel
     segmenter = sam_repro.load_segmenter(name, device="cpu")
     session = PromptSession(segmenter, image)
     if "box" in segmenter.prompt_kinds:

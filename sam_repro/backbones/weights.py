@@ -317,7 +317,7 @@ register_weights(WeightsEntry(
     tied_to=get_backbone("tiny").checkpoint.sha256,
     note=f"the second-stage IS-Net (width 1/4, 512 px) trained by `{DIS_TRAIN_COMMAND}` on masks of the shipped "
          "tiny SAM, whose sha256 it records and checks at load time; Table 2's row 5 (float16, 2.9M parameters): GT "
-         "encoder 1,500 steps, then 3,000 steps of 4 crops of 256 px, 20 min at one thread on 2 CPU cores",
+         "encoder 1,500 steps, then 3,000 steps of 4 crops of 256 px, 25 min at one thread on 2 CPU cores",
 ))
 
 # The official release: the second-stage IS-Net (ISNetDIS, 5 channels, width 1, 1024 px); its code runs SAM ViT-L

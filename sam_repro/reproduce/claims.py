@@ -64,6 +64,18 @@ def _verdict(status: str, detail: str, evidence: list[dict] | None = None, effec
     return Verdict("", "", "", status, detail, evidence or [], effect, low, high, n)
 
 
+def not_run(detail: str) -> Verdict:
+    """A verdict without numbers: ``not run``, saying why."""
+    return _verdict("not run", detail)
+
+
+def unchecked(reason: str) -> Callable[[ResultSet], Verdict]:
+    """A claim's check for a claim this suite does not decide: always :func:`not_run` with ``reason``."""
+    def check(results: ResultSet) -> Verdict:
+        return not_run(reason)
+    return check
+
+
 # -- intervals ----------------------------------------------------------------------------------------------
 def mean_interval(values: Sequence[float], *, seed: int = SEED, confidence: float = CONFIDENCE,
                   resamples: int = RESAMPLES) -> tuple[float, float, float]:

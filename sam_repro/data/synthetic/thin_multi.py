@@ -12,8 +12,8 @@ keeps thin's structures, widths and calibration (:data:`~sam_repro.data.syntheti
   SAM's grid to render well, most with thin attachments (legs, antennae, a handle, a stand). DIS5K is not only
   wires and meshes: many of its objects (DIS-TE1 most) have a solid body that SAM segments well and thin parts it
   misses, and DIS-SAM relies on that: its second stage must keep a right coarse mask and add the detail. A
-  thin-only training set teaches the refiner to erase every filled region (version 1 did: on the salient stand-in,
-  3 of 6 objects fell from SAM's 0.95 IoU to 0.16-0.29 after refinement);
+  thin-only training set teaches the refiner to erase every filled region (version 1's did, on salient objects that
+  SAM had right; issue #19's closing note has the measurement);
 * a complexity per sample (DIS's tiers): the isoperimetric quotient P^2 / (4 pi A) of the ground truth times its
   number of boundary points (``cv2.approxPolyDP`` at 1 px per 1024 px), and a tier 1-4 by fixed cut points
   (:data:`TIER_CUTS`, the quartiles of the val split, seed 0, at 1024 px), as DIS-TE1..4 are ordered by structural

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from sam_repro.eval.scoring import MetricSpec
-from sam_repro.reproduce.claims import Case, Claim, combine, compare_cases, mean_interval
+from sam_repro.reproduce.claims import Case, Claim, combine, compare_cases, mean_interval, not_run, unchecked
 from sam_repro.reproduce.experiment import StandIns
 from sam_repro.reproduce.papers.pisam import object_values as _sod_object_values
 from sam_repro.reproduce.results import ResultRow, ResultSet, Verdict
@@ -215,10 +215,6 @@ def side_by_side(rows: Sequence[ResultRow], table: str, digits: int = 2) -> list
 
 
 # -- claims ----------------------------------------------------------------------------------------------------
-def _none(detail: str) -> Verdict:
-    return Verdict("", "", "", "not run", detail)
-
-
 def _oriented(where: str, better_name: str, better: ResultRow, worse_name: str, worse: ResultRow) -> Case:
     if better.metric in LOWER_IS_BETTER:
         return Case(f"{where}: {worse_name} vs {better_name} (lower is better)", worse, better)
@@ -254,7 +250,7 @@ def msi_matters_most_on_blur(results: ResultSet) -> Verdict:
             if diff:
                 drops[dataset] = mean_interval(diff)
     if "CUHK" not in drops or len(drops) < 2:
-        return _none(f"needs the w/o MSI drop on CUHK and another set; measured: {sorted(drops) or 'none'}")
+        return not_run(f"needs the w/o MSI drop on CUHK and another set; measured: {sorted(drops) or 'none'}")
     blur = drops.pop("CUHK")
     statuses, parts = [], []
     for dataset, (effect, low, high) in drops.items():
@@ -313,15 +309,9 @@ def branch_wins(results: ResultSet) -> Verdict:
     return compare_cases(cases, lower_is_claimed=False, description="the task's own branch wins mIoU")
 
 
-def not_run(reason: str):
-    def check(results: ResultSet) -> Verdict:
-        return _none(reason)
-    return check
-
-
 CLAIMS: list[Claim] = [
     Claim(PAPER, "1", "AlignSAM beats the other foundation-model baselines on blur, shadow, glass and saliency.",
-          not_run("no baseline of Table 2 (SAMed, SEEM, Painter, PerSAM) is run by this suite"),
+          unchecked("no baseline of Table 2 (SAMed, SEEM, Painter, PerSAM) is run by this suite"),
           "7 of 8 metrics (Table 2)"),
     Claim(PAPER, "2", "The RL agent beats random patch selection on every metric.", ablation_loses(WITHOUT_RL),
           "8/8 (Table 2), 11/11 (Table 3); VOC mIoU 62.09 vs 54.06"),
@@ -332,7 +322,7 @@ CLAIMS: list[Claim] = [
     Claim(PAPER, "4b", "Multi-step interaction matters most on blur (the largest mIoU drop without it).",
           msi_matters_most_on_blur, "CUHK mIoU -21.55, the largest drop (Table 2)"),
     Claim(PAPER, "5", "AlignSAM is the best method on PASCAL VOC 2012.",
-          not_run("no baseline of Table 3 (MSA, SAMed, SEEM, Painter, PerSAM) is run by this suite"),
+          unchecked("no baseline of Table 3 (MSA, SAMed, SEEM, Painter, PerSAM) is run by this suite"),
           "mIoU 62.09 vs 59.27 (Table 3)"),
     Claim(PAPER, "6", "More interaction steps T improve IoU at every step (T = 1, 5, 10, 15, 20).", steps_help,
           "strictly rising for Bottle, Car, Sheep, Cat (Table 5)"),

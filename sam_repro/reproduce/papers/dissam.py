@@ -1,5 +1,5 @@
-"""DIS-SAM (Liu, Fu and Zhao, "Promoting Segment Anything Model towards Highly Accurate Dichotomous Image Segmentation"):
-its tables, stand-ins, metrics and claims.
+"""DIS-SAM (Liu, Fu and Zhao, "Promoting Segment Anything Model towards Highly Accurate Dichotomous Image
+Segmentation"): its tables, stand-ins, metrics and claims.
 
 Protocol (Sec. 3): SAM, HQ-SAM (``hq_token_only=True``) and DIS-SAM take the tight ground-truth box of the target;
 IS-Net is prompt-free. What is scored is what each official code saves: SAM's and HQ-SAM's **binary** masks, IS-Net's
@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 
 from sam_repro.eval.scoring import MetricSpec
-from sam_repro.reproduce.claims import Case, Claim, compare_cases, compare_ratio, combine
+from sam_repro.reproduce.claims import Case, Claim, combine, compare_cases, compare_ratio, not_run
 from sam_repro.reproduce.experiment import StandIns
 from sam_repro.reproduce.papers.pisam import (
-    every_metric, object_values as _dis_object_values, open_stand_in, round_trip_row as _round_trip_row,
+    every_metric, not_checked, object_values as _dis_object_values, open_stand_in, round_trip_row as _round_trip_row,
 )
 from sam_repro.reproduce.results import ResultRow, ResultSet, Verdict
 
@@ -50,7 +50,8 @@ TITLE = ("DIS-SAM (Liu, Fu and Zhao, Promoting Segment Anything Model towards Hi
 
 METHODS = ("IS-Net", "SAM", "HQ-SAM", "DIS-SAM")
 SOFT_METHODS = frozenset({"IS-Net", "DIS-SAM"})
-"""Methods whose official code saves a soft map (scored as such with ``soft_maps``); the SAM family saves binary masks."""
+"""Methods whose official code saves a soft map (scored as such with ``soft_maps``); the SAM family saves binary
+masks."""
 TIER_SETS = {1: "DIS-TE1", 2: "DIS-TE2", 3: "DIS-TE3", 4: "DIS-TE4"}
 ALL_TEST = "DIS-TE(all)"
 DIS_SETS = ("DIS-VD", *TIER_SETS.values(), ALL_TEST)
@@ -253,10 +254,6 @@ def load_ablation_row(row: int, backbone: str = "tiny", checkpoint=None, device:
 
 
 # -- claims ----------------------------------------------------------------------------------------------------
-def _none(detail: str) -> Verdict:
-    return Verdict("", "", "", "not run", detail)
-
-
 def oriented(where: str, better_name: str, better: ResultRow, worse_name: str, worse: ResultRow) -> Case:
     """The case 'better beats worse', oriented so that a positive effect is the claimed direction (rows swapped for
     MAE and HCE)."""
@@ -297,7 +294,7 @@ def follows_box(better: str, worse: str):
     def check(results: ResultSet) -> Verdict:
         a, b = results.row(MOVED_BOX, MOVED_SET, better, "follow"), results.row(MOVED_BOX, MOVED_SET, worse, "follow")
         if a is None or b is None:
-            return _none(f"moved box: needs rows {better!r} and {worse!r}")
+            return not_run(f"moved box: needs rows {better!r} and {worse!r}")
         return compare_cases([Case(f"follow share {better} vs {worse}", a, b)], lower_is_claimed=False,
                              description=f"share of the output inside the moved box, {better} > {worse}")
     return check
@@ -319,17 +316,11 @@ def hce_rises_with_tier(results: ResultSet) -> Verdict:
             details.append(f"{verdict.detail} {verdict.status}")
             evidence += verdict.evidence
     if not statuses:
-        return _none("HCE by tier: no method has two consecutive tiers measured")
+        return not_run("HCE by tier: no method has two consecutive tiers measured")
     status = combine(statuses, "all")
     return Verdict("", "", "", status, f"HCE rises from tier to tier for every method, each step needed: "
                                        f"{statuses.count('held')} held of {len(statuses)}. " + "; ".join(details),
                    evidence)
-
-
-def not_checked(reason: str):
-    def check(results: ResultSet) -> Verdict:
-        return _none(f"not checked at embedded scale: {reason}")
-    return check
 
 
 CLAIMS: list[Claim] = [

@@ -46,7 +46,7 @@ import numpy as np
 
 from sam_repro.eval.scoring import MetricSpec
 from sam_repro.methods.pisam.decoder import VARIANTS
-from sam_repro.reproduce.claims import Case, Claim, combine, compare_cases
+from sam_repro.reproduce.claims import Case, Claim, combine, compare_cases, not_run, unchecked
 from sam_repro.reproduce.experiment import StandIns
 from sam_repro.reproduce.results import ResultRow, ResultSet, Verdict
 
@@ -300,10 +300,6 @@ def load_ablation_variant(variant: str, backbone: str = "tiny", checkpoint=None,
 
 
 # -- claims ----------------------------------------------------------------------------------------------------
-def _none(detail: str) -> Verdict:
-    return Verdict("", "", "", "not run", detail)
-
-
 def oriented(where: str, better_name: str, better: ResultRow, worse_name: str, worse: ResultRow) -> Case:
     """The case 'better beats worse' as :func:`compare_cases` decides it with ``lower_is_claimed=False``: for a
     lower-is-better metric (MAE, HCE) the rows swap, so a positive effect always means the claimed direction. The
@@ -319,7 +315,7 @@ def every_metric(cases: dict[str, list[Case]], description: str) -> Verdict:
     verdicts = {metric: compare_cases(found, lower_is_claimed=False, description=f"{description}, {metric}")
                 for metric, found in cases.items() if found}
     if not verdicts:
-        return _none(f"{description}: no case has both numbers")
+        return not_run(f"{description}: no case has both numbers")
     statuses = [e["status"] for v in verdicts.values() for e in v.evidence]
     status = combine(statuses, "all")
     first = next(iter(verdicts.values()))
@@ -380,7 +376,7 @@ def components_add(results: ResultSet) -> Verdict:
     boundary IoU."""
     present = [v for v in ABLATIONS if results.row("table5", ABLATION_SET, ablation_row(v), "IoU") is not None]
     if len(present) < 2:
-        return _none(f"needs at least two Table 5 variants; measured: {present or 'none'}")
+        return not_run(f"needs at least two Table 5 variants; measured: {present or 'none'}")
     cases = {metric: [oriented("Table 5", ablation_row(b), nb, ablation_row(a), na)
                       for a, b in zip(present, present[1:])
                       if (na := results.row("table5", ABLATION_SET, ablation_row(a), metric)) is not None
@@ -400,9 +396,7 @@ def hr_beats_grid(results: ResultSet) -> Verdict:
 
 def not_checked(reason: str):
     """A claim this suite does not check at embedded scale: ``not run`` with the reason."""
-    def check(results: ResultSet) -> Verdict:
-        return _none(f"not checked at embedded scale: {reason}")
-    return check
+    return unchecked(f"not checked at embedded scale: {reason}")
 
 
 CLAIMS: list[Claim] = [

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from sam_repro.eval.protocols import PromptProtocol, RepeatedPromptProtocol, TIGHT_BOX, noisy_box_protocol
-from sam_repro.reproduce.claims import Case, Claim, compare_cases, compare_mean
+from sam_repro.reproduce.claims import Case, Claim, compare_cases, compare_mean, not_run
 from sam_repro.reproduce.results import ResultRow, ResultSet, Verdict
 
 PAPER = "stablesam"
@@ -236,10 +236,6 @@ def mess_rows(row: str, cells: dict[str, dict[str, tuple[float, list[str], list[
 
 
 # -- claims ----------------------------------------------------------------------------------------------------
-def _none(detail: str) -> Verdict:
-    return Verdict("", "", "", "not run", detail)
-
-
 def difference_row(a: ResultRow, b: ResultRow, label: str) -> ResultRow:
     """Per unit ``a - b`` on the units both rows share (for claims about a gain: 'the gain at 1 point exceeds the
     gain at 10')."""
@@ -272,7 +268,7 @@ def within_margin(table: str, metric: str, row: str, reference: str, margin: flo
         where = dataset or POOLED[table]
         a, b = results.row(table, where, row, metric), results.row(table, where, reference, metric)
         if a is None or b is None:
-            return _none(f"{row!r} or {reference!r} not measured in {table} / {where}")
+            return not_run(f"{row!r} or {reference!r} not measured in {table} / {where}")
         return compare_mean(f"{metric} {row} - {reference}", difference_row(a, b, f"{row} - {reference}"), -margin,
                             above=True)
     return check
@@ -283,7 +279,7 @@ def beats_in(table: str, dataset: str, metric: str, better: str, worse: str):
     def check(results: ResultSet) -> Verdict:
         a, b = results.row(table, dataset, better, metric), results.row(table, dataset, worse, metric)
         if a is None or b is None:
-            return _none(f"{better!r} or {worse!r} not measured in {table} / {dataset}")
+            return not_run(f"{better!r} or {worse!r} not measured in {table} / {dataset}")
         return compare_cases([Case(dataset, a, b)], lower_is_claimed=False, description=f"{metric} {better} > {worse}")
     return check
 
@@ -324,7 +320,7 @@ def gain_largest_at_one_point(results: ResultSet) -> Verdict:
         if a is not None and b is not None:
             gains[n] = difference_row(a, b, f"gain at {point_label(n)}")
     if 1 not in gains or len(gains) < 2:
-        return _none("needs Stable-SAM and SAM at 1 point and at a larger count")
+        return not_run("needs Stable-SAM and SAM at 1 point and at a larger count")
     cases = [Case(f"1 vs {n}", gains[1], gains[n]) for n in sorted(gains) if n > 1]
     return compare_cases(cases, lower_is_claimed=False, description="gain over SAM at 1 point > at n points")
 
@@ -345,7 +341,7 @@ def alpha_falls_with_points(results: ResultSet) -> Verdict:
     table, dataset = "table6", POOLED["table6"]
     rows = {n: r for n in POINT_COUNTS if (r := results.row(table, dataset, point_row("Stable-SAM", n), "alpha_1"))}
     if 1 not in rows or len(rows) < 2:
-        return _none("needs alpha_1 at 1 point and at a larger count")
+        return not_run("needs alpha_1 at 1 point and at a larger count")
     cases = [Case(f"1 vs {n}", rows[1], rows[n]) for n in sorted(rows) if n > 1]
     return compare_cases(cases, lower_is_claimed=False, description="alpha_1 at 1 point > at n points")
 
@@ -361,7 +357,7 @@ def larger_alpha_helps_one_point(results: ResultSet) -> Verdict:
     """Forcing the largest alpha_1 of the sweep beats forcing the smallest, at 1 point (per object, pooled)."""
     rows = forced_alpha_rows(results, 1)
     if len(rows) < 2:
-        return _none("needs at least two forced alpha_1 values at 1 point")
+        return not_run("needs at least two forced alpha_1 values at 1 point")
     low, high = min(rows), max(rows)
     return compare_cases([Case(f"alpha_1 {high:g} vs {low:g}", rows[high], rows[low])], lower_is_claimed=False,
                          description="1-point mIoU, larger forced alpha_1 > smaller")
@@ -372,7 +368,7 @@ def one_point_more_sensitive(results: ResultSet, precise: int = 10) -> Verdict:
     ambiguous, clear = forced_alpha_rows(results, 1), forced_alpha_rows(results, precise)
     common = sorted(set(ambiguous) & set(clear))
     if len(common) < 2:
-        return _none(f"needs two forced alpha_1 values at 1 and {precise} points")
+        return not_run(f"needs two forced alpha_1 values at 1 and {precise} points")
     low, high = common[0], common[-1]
     one = difference_row(ambiguous[high], ambiguous[low], "effect at 1 point")
     many = difference_row(clear[high], clear[low], f"effect at {precise} points")
