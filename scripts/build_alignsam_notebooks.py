@@ -66,7 +66,9 @@ the SRM's most and least confident cells. Our build: `sam_repro/methods/alignsam
 (PPO: `sam_repro/train/ppo.py`), CLIP: `sam-repro train tiny-clip`.
 
 **Stand-ins** (embedded world; research/methods.md section 1): CUHK -> `synthetic/blur`, SBU -> `synthetic/shadow`,
-MSD -> `synthetic/glass`, DUTS -> `synthetic/salient`, PASCAL VOC -> `synthetic/multiclass` (13 classes), test splits;
+MSD -> `synthetic/glass`, DUTS -> `synthetic/salient`, PASCAL VOC -> `synthetic/multiclass` (13 classes), test splits
+(VOC: `voc_test`, 1-3 objects drawn 1.8x larger, as VOC's objects are to the 10 x 10 grid; blur: version 2, the
+defocused far layer object-sized; why: `sam_repro/data/synthetic/multiclass.py::VOC_SCALE`, `semantic.generate_blur`);
 each task uses its paper branch (implicit: blur, glass, salient; explicit: shadow, VOC with the class name).
 
 **Rows.** Ours; w/o RL (random unmasked patches); w/o SRM (every agent point positive); w/o MSI (T = 1). SEEM, Painter

@@ -193,3 +193,14 @@ def test_steps_claims() -> None:
     flat = [r if "T=20" not in r.row else _row("table5", paper.VOC, r.row, "IoU", np.array(r.values) - 3, r.units)
             for r in rows]
     assert _status(ResultSet(flat), "6") == "not held"
+
+
+def test_stand_ins_are_the_tasks_test_splits_and_training_reads_their_train_splits() -> None:
+    """Each task evaluates on its own test split (multiclass: ``voc_test``) and trains on its train split."""
+    from sam_repro.methods.alignsam.model import TASKS
+    from sam_repro.train import alignsam as trainer
+
+    for task in TASKS.values():
+        assert paper.STAND_INS.synthetic[task.paper_dataset] == f"{task.dataset}:{task.test_split}"
+    assert TASKS["multiclass"].train_split == "voc_train"
+    assert trainer.AlignSamTrainConfig().split == ""  # "": each task's own train split

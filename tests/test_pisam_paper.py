@@ -241,6 +241,31 @@ def test_common_errors_clicks_and_the_hardest_objects() -> None:
                            _Squares(), [0])
 
 
+def test_own_errors_give_table7_clicks_of_one_model() -> None:
+    """``own``: the errors of one model alone (Table 7): every FG click is a pixel that model missed, every BG click
+    one it wrongly took; the common scan is unchanged by asking for them."""
+    hole = (slice(12, 32), slice(16, 36))
+    models = {"A": _FakeSeg(0, hole=hole), "C": _FakeSeg(20, hole=hole, corrects=True)}  # C: 5 cells too far right
+    scans = scan_common_errors(models, _Squares(), [0, 1], clicks=(1,), type_clicks=5, seed=3, own="C")
+    plain = scan_common_errors(models, _Squares(), [0, 1], clicks=(1,), type_clicks=5, seed=3)
+    assert [s.clicks for s in scans] == [s.clicks for s in plain] and not plain[0].own_regions
+    for scan in scans:
+        sample = _Squares()[scan.index]
+        gt = sample.masks[0]
+        models["C"].set_image(sample.image)
+        predicted = models["C"].predict(box=np.array([10, 8 + 4 * scan.index, 41, 39 + 4 * scan.index])).masks[0]
+        assert scan.own_regions["FG"] >= 1 and scan.own_regions["BG"] >= 1  # the hole, and the shifted strip
+        assert scan.own_regions["all"] >= scan.regions["all"]
+        for polarity in ("FG", "BG"):
+            clicks = scan.own_clicks[5, polarity]
+            assert clicks.labels and all(label == (polarity == "FG") for label in clicks.labels)
+            for (x, y), label in zip(clicks.points, clicks.labels):
+                assert gt[int(y), int(x)] == bool(label) and predicted[int(y), int(x)] != bool(label)
+    assert [s.index for s in hardest(scans, None, own=True)] == [s.index for s in hardest(scans, None)]
+    with pytest.raises(KeyError, match="not one of the segmenters"):
+        scan_common_errors(models, _Squares(), [0], own="Z")
+
+
 def test_correction_protocol_routes_clicks_by_capability(tmp_path) -> None:
     clicks = (ObjectClicks("sq0", 0, ((20.0, 20.0), (50.0, 50.0)), (1, 0)), ObjectClicks("sq1", 0))
     protocol = CorrectionProtocol("clicks_2", clicks)

@@ -2,6 +2,7 @@
 each family must keep (nested parts, thin structures, class maps, recognisable implicit targets)."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -350,3 +351,46 @@ def test_samples_are_generated_once_per_process_and_read_only() -> None:
     SAMPLE_CACHE.clear()
     regenerated = open_dataset("synthetic/salient", "test", seed=3)[1]
     assert regenerated is not first and np.array_equal(regenerated.image, first.image)
+
+
+def test_multiclass_voc_splits_draw_larger_objects_and_leave_test_unchanged() -> None:
+    """AlignSAM's VOC stand-in: ``voc_*`` splits are the same generator with VOC_SCALE; ``train`` / ``test`` keep
+    the defaults (Pi-SAM's BIG stand-in and the tiny CLIP's corpus read them)."""
+    from sam_repro.data.synthetic.base import sample_rng
+
+    spec = SPECS["synthetic/multiclass"]
+    assert {"voc_train", "voc_test"} <= set(spec.splits) and "test" not in spec.split_options
+    plain = open_dataset("synthetic/multiclass", "test")[0]
+    again = multiclass.generate(sample_rng("synthetic/multiclass", "test", 0, 0), 256, 256)
+    assert np.array_equal(plain.image, again.image) and np.array_equal(plain.class_map, again.class_map)
+    voc = open_dataset("synthetic/multiclass", "voc_test")[0]
+    scaled = multiclass.generate(sample_rng("synthetic/multiclass", "voc_test", 0, 0), 256, 256,
+                                 **multiclass.VOC_SCALE)
+    assert np.array_equal(voc.image, scaled.image) and np.array_equal(voc.class_map, scaled.class_map)
+
+    def class_shares(split: str) -> list[float]:
+        data = open_dataset("synthetic/multiclass", split)
+        shares = []
+        for index in range(20):
+            cmap = data[index].class_map
+            shares += [float((cmap == c).mean()) for c in np.unique(cmap) if c not in (0, IGNORE_INDEX)]
+        return shares
+
+    small, large = class_shares("test"), class_shares("voc_test")
+    assert np.median(large) > 2.5 * np.median(small)
+    assert all(len(open_dataset("synthetic/multiclass", "voc_test")[i].masks) <= 3 for i in range(20))
+    with pytest.raises(ValueError, match="split_options name splits it does not have"):
+        dataclasses.replace(spec, split_options={"nope": {}})
+
+
+def test_blur_far_region_is_object_sized() -> None:
+    """Version 2: a defocused far layer covers 8-60% of the image (version 1: the whole background, 80-96%)."""
+    from sam_repro.data.synthetic import semantic
+
+    data = open_dataset("synthetic/blur", "test")
+    assert SPECS["synthetic/blur"].version == "2"
+    low, high = semantic.FAR_REGION_AREA
+    far = [data[i] for i in range(30) if data[i].meta["focus"] == "foreground"]
+    assert 12 <= len(far) <= 28  # about FAR_REGION_PROBABILITY of them
+    for sample in far:
+        assert low <= sample.mask.mean() <= high

@@ -113,3 +113,37 @@ def test_clip_file_round_trip_and_trainer_steps(tmp_path) -> None:
         TinyClipTrainConfig(families="synthetic/salient").check()
     save_clip(loaded, tmp_path / "resaved.pt")
     assert load_clip(tmp_path / "resaved.pt").vocabulary == loaded.vocabulary
+
+
+def test_region_crop_names_only_the_classes_that_cover_the_crop() -> None:
+    from types import SimpleNamespace
+
+    from sam_repro.train.tiny_clip import TinyClipTrainConfig, region_crop
+
+    class_map = np.zeros((100, 100), dtype=np.uint8)
+    class_map[:50, :50] = 2          # "box" fills the top-left quadrant
+    class_map[90:, 90:] = 5          # a 10 x 10 "star" in the corner
+    class_map[49:51, :] = 255        # an ignore band is never named
+    rows, cols = np.mgrid[:100, :100]
+    image = np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8)  # each pixel knows its place
+    sample = SimpleNamespace(class_map=class_map, image=image,
+                             class_names=("background", "ball", "box", "tyre", "leaf", "star"))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        crop, names = region_crop(sample, rng, (0.5, 0.5), 0.03)
+        assert crop.shape == (50, 50, 3)
+        top, left = int(crop[0, 0, 0]), int(crop[0, 0, 1])  # where it was cut; recount by hand
+        window = class_map[top:top + 50, left:left + 50]
+        expected = [n for c, n in ((2, "box"), (5, "star")) if (window == c).sum() >= 0.03 * 2500]
+        assert names == expected and names
+    empty = SimpleNamespace(class_map=np.zeros((40, 40), np.uint8), image=np.zeros((40, 40, 3), np.uint8),
+                            class_names=("background", "ball"))
+    assert region_crop(empty, rng, (0.5, 0.9), 0.03) is None
+    with pytest.raises(ValueError, match="crop_share"):
+        TinyClipTrainConfig(crop_share=1.5).check()
+    with pytest.raises(ValueError, match="crop_side_min"):
+        TinyClipTrainConfig(crop_side_min=0.8, crop_side_max=0.5).check()
+    with pytest.raises(ValueError, match="FAMILY:SPLIT"):
+        TinyClipTrainConfig(extra_splits="synthetic/multiclass").check()
+    with pytest.raises(ValueError, match="not one of the families"):
+        TinyClipTrainConfig(extra_splits="synthetic/shadow:train", families="synthetic/multiclass").check()

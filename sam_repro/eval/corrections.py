@@ -13,6 +13,10 @@ Pi-SAM its Precise Interactor. Here:
   choice:** a model's prediction is its full-size binary mask (what is scored) put on the same grid, a cell counting
   as predicted when its value exceeds 0.5; the official click simulator compares the low-res logits, which for
   Pi-SAM are not what it outputs.
+* Table 7 (Pi-SAM alone, All / FG-only / BG-only clicks): ``scan_common_errors(own="Pi-SAM")`` also finds Pi-SAM's
+  own errors and draws its clicks from them (**our choice**, the notebook's ``type_errors = "own"``; the paper does
+  not say which errors Table 7 clicks on; its Sec. 4.4 explains the preference by the clicks its training simulates
+  from the model's own errors). ``"common"`` keeps Table 2's common errors.
 * :func:`hardest`: among the objects with at least one common error region, those with the lowest mean IoU of the
   models' tight-box predictions (**our reading** of "the poorest initial predictions"; ties by sample index).
 * The clicks: ``n`` at once (1, 2 or 5, the same for every model), drawn by
@@ -92,6 +96,8 @@ class CommonErrors:
         regions: polarity (``all``, ``FG``, ``BG``) -> number of common error regions of that kind.
         clicks: (n, polarity) -> the object's :class:`ObjectClicks` (fewer than n only when the regions hold
             fewer cells).
+        own_regions / own_clicks: the same for the errors of one model alone (``scan_common_errors(own=...)``;
+            empty otherwise).
     """
 
     index: int
@@ -100,6 +106,8 @@ class CommonErrors:
     ious: dict[str, float]
     regions: dict[str, int]
     clicks: dict[tuple[int, str], ObjectClicks] = field(default_factory=dict)
+    own_regions: dict[str, int] = field(default_factory=dict)
+    own_clicks: dict[tuple[int, str], ObjectClicks] = field(default_factory=dict)
 
     @property
     def mean_iou(self) -> float:
@@ -125,13 +133,18 @@ def object_clicks(gt: np.ndarray, masks: Sequence[np.ndarray], n: int, polarity:
 
 def scan_common_errors(segmenters: Mapping[str, "Segmenter"], dataset: "SampleSet", indices: Sequence[int], *,
                        clicks: Sequence[int] = (1, 2, 5), type_clicks: int | None = 5, seed: int = 0,
-                       min_object_area: int = 0) -> list[CommonErrors]:
+                       min_object_area: int = 0, own: str | None = None) -> list[CommonErrors]:
     """Predict every object (at least ``min_object_area`` pixels) of the samples ``indices`` with a tight box by every
     segmenter, and find the errors all of them share (see the module docstring).
 
     Args:
         clicks: the click counts of Table 2 (polarity ``all``); type_clicks: the count for Table 7's FG / BG clicks
             (None: none).
+        own: a key of ``segmenters`` whose errors alone are also found, with ``type_clicks`` clicks of each polarity
+            drawn from them (``own_regions`` / ``own_clicks``; the same seeds as the common ones).
+
+    Raises:
+        KeyError: ``own`` is not one of ``segmenters``.
 
     Returns:
         one :class:`CommonErrors` per object, in (index, object) order.
@@ -140,7 +153,14 @@ def scan_common_errors(segmenters: Mapping[str, "Segmenter"], dataset: "SampleSe
     from sam_repro.metrics import iou
 
     grid, img_size = grid_geometry(segmenters)
+    if own is not None and own not in segmenters:
+        raise KeyError(f"own={own!r} is not one of the segmenters ({', '.join(segmenters)})")
     out = []
+
+    def region_counts(gt: np.ndarray, preds: list[np.ndarray]) -> dict[str, int]:
+        regions = common_error_regions(mask_to_grid(gt, grid, img_size), [to_grid(p, grid, img_size) for p in preds])
+        return {"all": len(regions), "FG": sum(r.positive for r in regions), "BG": sum(not r.positive for r in regions)}
+
     for index in indices:
         sample = dataset[int(index)]
         chosen = select_objects(sample, min_object_area)
@@ -151,23 +171,27 @@ def scan_common_errors(segmenters: Mapping[str, "Segmenter"], dataset: "SampleSe
         for k in chosen:
             gt = sample.masks[k]
             preds = [masks[name][k] for name in segmenters]
-            regions = common_error_regions(mask_to_grid(gt, grid, img_size),
-                                           [to_grid(p, grid, img_size) for p in preds])
-            counts = {"all": len(regions), "FG": sum(r.positive for r in regions),
-                      "BG": sum(not r.positive for r in regions)}
+            counts = region_counts(gt, preds)
             wanted = [(n, "all") for n in clicks]
             wanted += [(type_clicks, p) for p in ("all", "FG", "BG")] if type_clicks else []
             table = {(n, p): object_clicks(gt, preds, n, p, (seed, int(index), k), sample.id, k, grid, img_size)
                      for n, p in dict.fromkeys(wanted)}
             ious = {name: float(iou(masks[name][k], gt)) for name in segmenters}
-            out.append(CommonErrors(int(index), sample.id, k, ious, counts, table))
+            own_counts, own_table = {}, {}
+            if own is not None:
+                own_counts = region_counts(gt, [masks[own][k]])
+                own_table = {(type_clicks, p): object_clicks(gt, [masks[own][k]], type_clicks, p,
+                                                            (seed, int(index), k), sample.id, k, grid, img_size)
+                             for p in ("all", "FG", "BG")} if type_clicks else {}
+            out.append(CommonErrors(int(index), sample.id, k, ious, counts, table, own_counts, own_table))
     return out
 
 
-def hardest(scans: Sequence[CommonErrors], count: int | None) -> list[CommonErrors]:
-    """The ``count`` objects with common errors whose models' mean tight-box IoU is lowest (None: all of them), in
-    that order (ties by sample index and object)."""
-    candidates = sorted((s for s in scans if s.regions["all"] > 0), key=lambda s: (s.mean_iou, s.index, s.object))
+def hardest(scans: Sequence[CommonErrors], count: int | None, own: bool = False) -> list[CommonErrors]:
+    """The ``count`` objects with common errors (``own``: errors of the ``own`` model) whose models' mean tight-box IoU
+    is lowest (None: all of them), in that order (ties by sample index and object)."""
+    candidates = sorted((s for s in scans if (s.own_regions if own else s.regions).get("all", 0) > 0),
+                        key=lambda s: (s.mean_iou, s.index, s.object))
     return candidates if count is None else candidates[:count]
 
 

@@ -3,7 +3,7 @@
 Recipe (AlignSAM Alg. 1, §3.3, §4.1; choices where the paper is silent are marked *):
 
 * per task (blur, shadow, glass, salient, multiclass: :data:`~sam_repro.methods.alignsam.model.TASKS`), the first
-  ``train_images`` usable images of the stand-in's train split (the paper: 50 random training images per task);
+  ``train_images`` usable images of the stand-in's train split (multiclass: ``voc_train``) (the paper: 50 random training images per task);
   an image whose ground truth has no foreground or no background pixel cannot give P_0 and is **skipped and
   counted** (``skipped`` in the log and the file's metadata); multiclass: one class present per episode, drawn at
   random, its GT = class map == class (255 kept as ignore) and its text = the class name;
@@ -52,7 +52,8 @@ class AlignSamTrainConfig:
     """CLIP file (None: the registry's tiny_clip.pt; "none": no CLIP, implicit SRM only; "random": a seeded random
     CLIP, for tests)"""
     tasks: str = "blur,shadow,glass,salient,multiclass"
-    split: str = "train"
+    split: str = ""
+    """the stand-ins' split ("": each task's own, ``Task.train_split``: multiclass trains on ``voc_train``)"""
     train_images: int = 50
     """usable images per task (the paper: 50)"""
     epochs: int = 20
@@ -331,7 +332,8 @@ def train_alignsam(config: AlignSamTrainConfig, resume: bool = True, progress: b
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "log.jsonl"
     trim_log(log_path, step)
-    data = {name: collect_images(get_task(name).dataset, config.split, config.train_images, config.seed)
+    data = {name: collect_images(get_task(name).dataset, config.split or get_task(name).train_split,
+                                 config.train_images, config.seed)
             for name in tasks}
     skipped = {name: data[name][1] for name in tasks}
     per_task = config.train_images * config.epochs

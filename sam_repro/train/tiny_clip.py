@@ -6,6 +6,13 @@ Recipe (ours; CLIP's own recipe at toy scale):
   multiclass, shadow, glass, blur; never salient), ``images_per_family`` each, drawn in a seeded order; every time
   an image is used it gets a fresh caption (random template and wording, random class order:
   :func:`~sam_repro.data.captions.caption`) and a random horizontal flip;
+* **region crops** (version 2, AlignSAM issue #20): a share ``crop_share`` of the multiclass pairs is a random
+  square crop (``crop_side_min``-``crop_side_max`` of the shorter side) captioned with the classes that cover at least ``crop_min_cover``
+  of the crop (a crop without one is redrawn, then the whole image is used); the multiclass pool also holds the
+  ``voc_train`` scenes (VOC-sized objects, ``extra_splits``). Version 1 (whole images, small objects) gave CLIP Surgery
+  maps that barely localised a class (ROC AUC of M_c against the class's pixels 0.60 on ``multiclass:voc_test``): a
+  caption naming every class of a scene never tells the image tokens *where* a class is, and a crop naming only what
+  it holds does (RegionCLIP's idea at toy scale);
 * **loss**: CLIP's symmetric contrastive loss with the learnt temperature, except that two pairs of a batch whose
   *content* is the same (two "a shadow on textured ground" images) are not each other's negatives: the targets
   spread uniformly over every pair with the same content phrase (a soft-target cross-entropy; with the few distinct
@@ -42,7 +49,18 @@ class TinyClipTrainConfig:
     families: str = "synthetic/multiclass,synthetic/shadow,synthetic/glass,synthetic/blur"
     """captioned families (never synthetic/salient)"""
     split: str = "train"
+    extra_splits: str = "synthetic/multiclass:voc_train"
+    """more FAMILY:SPLIT pools added to their family's images ("" for none)"""
     images_per_family: int = 200
+    """images per family and per split"""
+    crop_share: float = 0.5
+    """share of the multiclass pairs that are region crops (0: whole images only, version 1)"""
+    crop_side_min: float = 0.35
+    """a crop's smallest side, as a share of the image's shorter side"""
+    crop_side_max: float = 0.7
+    """a crop's largest side, as a share of the image's shorter side"""
+    crop_min_cover: float = 0.03
+    """a class is named in a crop's caption when its pixels cover this share of the crop"""
     image_size: int = 256
     """side of the synthetic images before the CLIP's own resize"""
     steps: int = 3000
@@ -75,6 +93,28 @@ class TinyClipTrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size < 2:
             raise ValueError("a contrastive batch needs at least 2 pairs")
+        if not 0.0 <= self.crop_share <= 1.0:
+            raise ValueError(f"crop_share must be in [0, 1], got {self.crop_share}")
+        if not 0.0 < self.crop_side_min <= self.crop_side_max <= 1.0:
+            raise ValueError("crop_side_min and crop_side_max must satisfy 0 < min <= max <= 1, got "
+                             f"{self.crop_side_min}, {self.crop_side_max}")
+        for item in self.extra_pools():
+            if item[0] not in self.family_names():
+                raise ValueError(f"extra_splits: {item[0]!r} is not one of the families ({self.families})")
+
+    def extra_pools(self) -> list[tuple[str, str]]:
+        """(family, split) pairs of ``extra_splits``.
+
+        Raises:
+            ValueError: an item that is not FAMILY:SPLIT.
+        """
+        pools = []
+        for item in (t.strip() for t in self.extra_splits.split(",") if t.strip()):
+            family, _, split = item.partition(":")
+            if not split:
+                raise ValueError(f"extra_splits items must be FAMILY:SPLIT, got {item!r}")
+            pools.append((family, split))
+        return pools
 
 
 def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor,
@@ -93,17 +133,46 @@ def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, 
     return 0.5 * (image_loss + text_loss)
 
 
+def region_crop(sample: Any, rng: np.random.Generator, sides: tuple[float, float], min_cover: float,
+                tries: int = 5) -> tuple[np.ndarray, list[str]] | None:
+    """A random square crop of a class-map sample and the names of the classes covering ``min_cover`` of it
+    (ascending class id; 0 and 255 never named), or None when ``tries`` crops named no class.
+
+    Args:
+        sample: a sample with ``class_map`` (H, W) uint8 and ``class_names``; its image is (H, W, 3) uint8.
+        sides: (low, high) crop side as a share of the shorter image side.
+    """
+    height, width = sample.class_map.shape
+    for _ in range(tries):
+        side = max(8, int(round(min(height, width) * rng.uniform(*sides))))
+        top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+        window = sample.class_map[top:top + side, left:left + side]
+        counts = np.bincount(window.ravel(), minlength=256)
+        ids = [c for c in range(1, len(sample.class_names)) if counts[c] >= min_cover * side * side]
+        if ids:
+            return sample.image[top:top + side, left:left + side], [sample.class_names[c] for c in ids]
+    return None
+
+
 def _batch(samples: dict[str, Any], families: list[str], config: TinyClipTrainConfig,
            rng: np.random.Generator) -> tuple[list[np.ndarray], list[str], list[str]]:
-    from sam_repro.data.captions import content_phrase, TEMPLATES
+    from sam_repro.data.captions import content_phrase, list_phrase, TEMPLATES
 
     images, captions, contents = [], [], []
     for i in range(config.batch_size):
         family = families[i % len(families)]
         sample = samples[family][int(rng.integers(len(samples[family])))]
-        content = content_phrase(sample, family, rng)
+        image = sample.image
+        crop = None
+        if sample.class_map is not None and config.crop_share > 0 and rng.random() < config.crop_share:
+            crop = region_crop(sample, rng, (config.crop_side_min, config.crop_side_max), config.crop_min_cover)
+        if crop is not None:
+            image, names = crop
+            content = list_phrase([names[j] for j in rng.permutation(len(names))])
+        else:
+            content = content_phrase(sample, family, rng)
         template = TEMPLATES[int(rng.integers(len(TEMPLATES)))]
-        image = sample.image[:, ::-1] if rng.random() < 0.5 else sample.image
+        image = image[:, ::-1] if rng.random() < 0.5 else image
         images.append(np.ascontiguousarray(image))
         captions.append(template.format(content))
         contents.append(" ".join(sorted(content.replace(",", " ").split())))  # class order does not matter
@@ -143,9 +212,9 @@ def train_tiny_clip(config: TinyClipTrainConfig, resume: bool = True, progress: 
     log_path = run_dir / "log.jsonl"
     trim_log(log_path, step)
     samples = {}
-    for family in families:
-        data = open_dataset(family, config.split, seed=config.seed, size=config.image_size)
-        samples[family] = [data[i] for i in range(min(config.images_per_family, len(data)))]
+    for family, split in [(f, config.split) for f in families] + config.extra_pools():
+        data = open_dataset(family, split, seed=config.seed, size=config.image_size)
+        samples.setdefault(family, []).extend(data[i] for i in range(min(config.images_per_family, len(data))))
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="tiny CLIP", unit="step")
     started = time.perf_counter()
     stop_at = config.steps if stop_after is None else min(config.steps, step + stop_after)

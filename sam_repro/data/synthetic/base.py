@@ -55,7 +55,8 @@ class Generated:
 
 
 #: Signature of a family generator: ``generate(rng, height, width) -> Generated``.
-GeneratorFn = Callable[[np.random.Generator, int, int], Generated]
+GeneratorFn = Callable[..., Generated]
+"""``generate(rng, height, width, **split_options) -> Generated``."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class FamilySpec:
         multi_object: whether a sample may carry more than one mask.
         version: per-family generator version (enters the fingerprint with :data:`GENERATOR_VERSION`).
         counterparts: catalog names of the real datasets a full-scale run opens instead (``dis5k``...).
+        split_options: keyword arguments the generator gets for a split (a split missing here gets none), for
+            splits drawn at another setting of the same family (``synthetic/multiclass``'s ``voc_test``).
     """
 
     name: str
@@ -96,6 +99,13 @@ class FamilySpec:
     multi_object: bool = False
     version: str = "1"
     counterparts: tuple[str, ...] = ()
+    split_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.split_options) - set(self.splits)
+        if unknown:
+            raise ValueError(f"{self.name}: split_options name splits it does not have: {sorted(unknown)} "
+                             f"(splits: {', '.join(self.splits)})")
 
     @property
     def short_name(self) -> str:
@@ -223,7 +233,7 @@ class SyntheticSampleSet(SampleSet):
     def _generate_sample(self, index: int) -> Sample:
         height, width = self.size
         rng = sample_rng(self.name, self.split, index, self.seed)
-        out = self._generate(rng, height, width)
+        out = self._generate(rng, height, width, **self.spec.split_options.get(self.split, {}))
         if out.masks is not None and not out.masks.reshape(len(out.masks), -1).any(axis=1).all():
             where = f"{self.name}/{self.split}[{index}] (seed {self.seed}, size {self.size})"
             raise RuntimeError(f"{where}: the generator produced an empty mask; this is a bug in the family")

@@ -18,12 +18,15 @@ from sam_repro.methods.alignsam.srm import BRANCHES, ExplicitSRM, ImplicitSRM
 
 @dataclass(frozen=True)
 class Task:
-    """One AlignSAM task: its stand-in dataset, its default SRM branch, the paper's dataset it stands in for."""
+    """One AlignSAM task: its stand-in dataset, its default SRM branch, the paper's dataset it stands in for, and the
+    stand-in's train / test splits (multiclass: the ``voc_*`` splits, drawn with VOC-sized objects)."""
 
     name: str
     dataset: str
     branch: str
     paper_dataset: str
+    train_split: str = "train"
+    test_split: str = "test"
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
@@ -31,7 +34,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("shadow", "synthetic/shadow", "explicit", "SBU"),
     Task("glass", "synthetic/glass", "implicit", "MSD"),
     Task("salient", "synthetic/salient", "implicit", "DUTS"),
-    Task("multiclass", "synthetic/multiclass", "explicit", "PASCAL VOC 2012"),
+    Task("multiclass", "synthetic/multiclass", "explicit", "PASCAL VOC 2012", "voc_train", "voc_test"),
 )}
 
 

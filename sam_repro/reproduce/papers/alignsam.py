@@ -51,7 +51,7 @@ BINARY_SETS = ("CUHK", "SBU", "MSD", "DUTS")
 
 STAND_INS = StandIns(
     synthetic={"CUHK": "synthetic/blur:test", "SBU": "synthetic/shadow:test", "MSD": "synthetic/glass:test",
-               "DUTS": "synthetic/salient:test", VOC: "synthetic/multiclass:test"},
+               "DUTS": "synthetic/salient:test", VOC: "synthetic/multiclass:voc_test"},
     real={"CUHK": "cuhk_blur:all", "SBU": "sbu:test", "MSD": "msd:test", "DUTS": "duts:test", VOC: "voc2012:val"},
 )
 

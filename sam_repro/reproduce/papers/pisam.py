@@ -16,9 +16,11 @@ Tables and our row keys (``paper_tables/pisam.yaml``):
   ``"<method> | <n> click(s)"`` (after n clicks given at once; :mod:`sam_repro.eval.corrections`).
 * ``table7`` (click types, Pi-SAM): ``"Pi-SAM | Ori"``, ``"Pi-SAM | All clicks"``, ``"Pi-SAM | BG clicks"``,
   ``"Pi-SAM | FG clicks"``. **Our choices** (the paper states neither): :data:`TYPE_CLICKS` = 5 clicks (the paper's
-  All column is closest to Table 2's 5-click Pi-SAM) on the hardest objects (Table 2's rule and count) among those
-  whose common errors include both an FG and a BG region, so that every object can take either kind (objects with
-  only one kind would keep their box prediction in the other row and bias the comparison toward the frequent kind).
+  All column is closest to Table 2's 5-click Pi-SAM), drawn from Pi-SAM's own errors by default (the notebook's
+  ``type_errors``; Table 7 tests Pi-SAM alone and the paper ties its preference to the clicks simulated from the
+  model's own errors in training), on the hardest objects (Table 2's rule and count) among those whose errors include
+  both an FG and a BG region, so that every object can take either kind (objects with only one kind would keep their
+  box prediction in the other row and bias the comparison toward the frequent kind).
 * ``table5`` (decoder ablation): the rows of :data:`ABLATIONS` (``"RGB-E + HR-Conv"``...), metrics ``IoU`` and
   ``boundary_IoU`` in percent, under the paper's dataset string ``not stated`` (evaluated on the DIS-VD stand-in).
 * ``resolution`` (ours, no paper table): per set ``mIoU`` / ``mBIoU`` of each method, Pi-SAM's HR output
