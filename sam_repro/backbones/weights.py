@@ -452,12 +452,12 @@ register_weights(WeightsEntry(
     "alignsam", "tiny",
     CheckpointSpec(
         filename="alignsam_tiny.pt", url=None,
-        sha256="f4324b655d9c0c54296d8a073b4320140bd9cabd03021451e2ece35e03458aae", size_bytes=2_143_695, license="MIT",
+        sha256="d0f08c1c0a2eb38027a6cb1f4fad6474961e93a546474bc24a77ab9f18ca50bc", size_bytes=2_143_695, license="MIT",
         paper="sam-repro embedded world (architecture reconstructed from " + ALIGN_PAPER + ")",
         shipped=SHIPPED_WEIGHTS_DIR / "alignsam_tiny.pt", regenerate=ALIGN_TRAIN_COMMAND,
     ),
     tied_to=get_backbone("tiny").checkpoint.sha256,
     note=f"parts file: per task an agent and both SRM branches, trained by `{ALIGN_TRAIN_COMMAND}` on top of the frozen "
          "tiny SAM and tiny CLIP, whose sha256 it records and checks at load time; no official AlignSAM weights or "
-         "code exist; float16; 5,000 episodes (50 train images per task, 20 epochs), 56 min at one thread on 2 CPU cores",
+         "code exist; float16; 5,000 episodes (50 train images per task, 20 epochs), 68 min at one thread beside another job on 2 CPU cores (v2 stand-ins: blur v2, multiclass voc_train)",
 ))
