@@ -6,15 +6,14 @@ Recipe (ours; CLIP's own recipe at toy scale):
   multiclass, shadow, glass, blur; never salient), ``images_per_family`` each, drawn in a seeded order; every time
   an image is used it gets a fresh caption (random template and wording, random class order:
   :func:`~sam_repro.data.captions.caption`) and a random horizontal flip;
-* **region crops** (an option, off by default: the shipped ``tiny_clip.pt`` is the whole-image recipe): a share ``crop_share`` of the multiclass pairs is a random
-  square crop (``crop_side_min``-``crop_side_max`` of the shorter side) captioned with the classes that cover at least ``crop_min_cover``
-  of the crop (a crop without one is redrawn, then the whole image is used); the multiclass pool also holds the
-  ``voc_train`` scenes (VOC-sized objects, ``extra_splits``). Version 1 (whole images, small objects) gave CLIP Surgery
-  maps that barely localised a class (ROC AUC of M_c against the class's pixels 0.60 on ``multiclass:voc_test``): a
-  caption naming every class of a scene never tells the image tokens *where* a class is, and a crop naming only what
-  it holds might (RegionCLIP's idea at toy scale). Measured (``--crop-share 0.5 --extra-splits
-  synthetic/multiclass:voc_train``, 3,000 steps): see issue #20's note; not shipped, since the AlignSAM parts are tied
-  to the CLIP they trained with;
+* **region crops** (an option, off by default: the shipped ``tiny_clip.pt`` is the whole-image recipe): a share
+  ``crop_share`` of the multiclass pairs is a random square crop (``crop_side_min``-``crop_side_max`` of the shorter
+  side) captioned with the classes that cover at least ``crop_min_cover`` of the crop (a crop without one is redrawn,
+  then the whole image is used); ``extra_splits`` adds pools such as ``synthetic/multiclass:voc_train`` (VOC-sized
+  objects). A caption naming every class of a scene never tells the image tokens *where* a class is; a crop naming
+  only what it holds does (RegionCLIP's idea at toy scale). ``scripts/alignsam_probes.py clip`` measures the effect
+  (ROC AUC of CLIP Surgery's maps); the crop CLIP is not shipped yet, since the AlignSAM parts are tied to the CLIP
+  they trained with;
 * **loss**: CLIP's symmetric contrastive loss with the learnt temperature, except that two pairs of a batch whose
   *content* is the same (two "a shadow on textured ground" images) are not each other's negatives: the targets
   spread uniformly over every pair with the same content phrase (a soft-target cross-entropy; with the few distinct
@@ -52,7 +51,7 @@ class TinyClipTrainConfig:
     """captioned families (never synthetic/salient)"""
     split: str = "train"
     extra_splits: str = ""
-    """more FAMILY:SPLIT pools added to their family's images ("": none; the crop recipe: synthetic/multiclass:voc_train)"""
+    """more FAMILY:SPLIT pools added to their family's images ("": none; e.g. synthetic/multiclass:voc_train)"""
     images_per_family: int = 200
     """images per family and per split"""
     crop_share: float = 0.0
