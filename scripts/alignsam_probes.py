@@ -11,7 +11,11 @@ well the tiny CLIP's Surgery maps localise their text.
   class names), mean over targets.
 
     .venv/bin/python scripts/alignsam_probes.py oracle --images 30
-    .venv/bin/python scripts/alignsam_probes.py clip --images 40 [--clip runs/tiny_clip_v2/tiny_clip.pt]
+    .venv/bin/python scripts/alignsam_probes.py clip --images 40 [--clip FILE]
+
+Both measures live in the package (:func:`sam_repro.methods.alignsam.oracle.oracle_prompting_iou`,
+:func:`sam_repro.reproduce.calibration.surgery_roc_auc`), where the calibration table's AlignSAM rows use them on
+fewer images; this script runs them over more images and every stand-in (salient has no text map).
 """
 from __future__ import annotations
 
@@ -20,40 +24,17 @@ import argparse
 import cv2
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 SETS = ("synthetic/blur:test", "synthetic/multiclass:test", "synthetic/multiclass:voc_test", "synthetic/salient:test",
         "synthetic/shadow:test", "synthetic/glass:test")
 
 
-def targets_of(sample) -> list[np.ndarray]:
-    """(H, W) bool targets: one per class present (class-map samples), else the union of the masks."""
-    if sample.class_map is not None:
-        return [sample.class_map == c for c in np.unique(sample.class_map) if c not in (0, 255)]
-    return [sample.masks.any(0)]
-
-
-def oracle_iou(segmenter, sample, gt: np.ndarray, grid: int = 10, steps: int = 15) -> float:
-    height, width = gt.shape
-    ys, xs = (np.arange(grid) + 0.5) * height / grid, (np.arange(grid) + 0.5) * width / grid
-    centres = np.array([(x, y) for y in ys for x in xs], dtype=np.float32)
-    labels = np.array([gt[int(y), int(x)] for x, y in centres], dtype=np.int64)
-    if not labels.any():
-        return 0.0
-    chosen = [int(np.flatnonzero(labels)[0])] + [int(i) for i in np.flatnonzero(labels == 0)[:1]]
-    for step in range(steps + 1):
-        mask = segmenter.predict(points=centres[chosen], labels=labels[chosen], multimask=False).masks[0]
-        if step == steps:
-            break
-        predicted = np.array([mask[int(y), int(x)] for x, y in centres])
-        rest = [k for k in range(grid * grid) if k not in chosen]
-        wrong = [k for k in rest if predicted[k] != labels[k]]
-        chosen.append((wrong or rest)[0])
-    return float((mask & gt).sum() / max((mask | gt).sum(), 1))
-
-
 def run_oracle(images: int) -> None:
     import sam_repro
     from sam_repro.data import open_evaluation_set
+    from sam_repro.methods.alignsam.oracle import oracle_prompting_iou
+    from sam_repro.reproduce.calibration import targets_of
 
     segmenter = sam_repro.load_segmenter("tiny")
     for spec in SETS:
@@ -61,18 +42,17 @@ def run_oracle(images: int) -> None:
         for index in range(images):
             sample = data[index]
             segmenter.set_image(sample.image)
-            ious += [oracle_iou(segmenter, sample, gt) for gt in targets_of(sample)]
+            ious += [oracle_prompting_iou(segmenter, gt) for gt in targets_of(sample)]
         print(f"oracle {spec}: mean IoU {np.mean(ious):.3f} over {len(ious)} targets", flush=True)
 
 
 def run_clip(images: int, checkpoint: str | None) -> None:
-    from sklearn.metrics import roc_auc_score
-
     from sam_repro.data import open_evaluation_set
     from sam_repro.data.captions import TEXT_PROMPTS
     from sam_repro.data.synthetic.multiclass import CLASS_NAMES
     from sam_repro.nn.clip import load_clip
     from sam_repro.nn.clip_surgery import ClipSurgery
+    from sam_repro.reproduce.calibration import surgery_roc_auc
 
     surgery = ClipSurgery(load_clip(checkpoint))
 
@@ -89,15 +69,13 @@ def run_clip(images: int, checkpoint: str | None) -> None:
             sample = data[index]
             if sample.class_map is not None:
                 keep = sample.class_map != 255
-                maps = surgery.maps([sample.image], list(CLASS_NAMES[1:]))[0].numpy()
+                maps = surgery.maps([sample.image], list(CLASS_NAMES[1:]))[0].numpy()  # surgery over every name
                 for c in (c for c in np.unique(sample.class_map) if c not in (0, 255)):
                     gt = sample.class_map == c
-                    single.append(auc(surgery.maps([sample.image], [CLASS_NAMES[c]])[0, 0].numpy(), gt, keep))
+                    single.append(surgery_roc_auc(surgery, sample.image, gt, CLASS_NAMES[c], keep))
                     every.append(auc(maps[c - 1], gt, keep))
             else:
-                gt = sample.masks.any(0)
-                single.append(auc(surgery.maps([sample.image], [TEXT_PROMPTS[family]])[0, 0].numpy(), gt,
-                                  np.ones_like(gt)))
+                single.append(surgery_roc_auc(surgery, sample.image, sample.masks.any(0), TEXT_PROMPTS[family]))
         extra = f", all-names {np.nanmean(every):.3f}" if every else ""
         print(f"clip {spec}: AUC {np.nanmean(single):.3f}{extra} over {len(single)} targets", flush=True)
 
