@@ -37,3 +37,25 @@ def test_every_shipped_file_is_registered_with_its_digest_and_tied_to_the_tiny_s
         meta = read_checkpoint_meta(path)
         if "base_sha256" in meta:  # a parts file: trained on the shipped tiny SAM
             assert meta["base_sha256"] == tiny, path.name
+
+
+def test_the_trainers_defaults_regenerate_the_shipped_clip_and_alignsam_parts() -> None:
+    """`sam-repro train tiny-clip` and `sam-repro train alignsam` without options reproduce the recipe recorded in
+    the shipped files (the registry's `regenerate` command is the bare command), and the AlignSAM parts were trained
+    on the shipped CLIP."""
+    from dataclasses import asdict
+
+    from sam_repro.backbones.weights import get_weights
+    from sam_repro.train.alignsam import AlignSamTrainConfig
+    from sam_repro.train.tiny_clip import TinyClipTrainConfig
+
+    # not in the recorded config: run plumbing, and the input files, which the parts record by their sha256
+    plumbing = {"checkpoint_every", "extra", "output", "run_dir", "threads", "base_checkpoint", "clip_checkpoint"}
+    clip = get_weights("clip", "tiny").checkpoint
+    parts = read_checkpoint_meta(get_weights("alignsam", "tiny").checkpoint.shipped)
+    for recorded, config in ((read_checkpoint_meta(clip.shipped)["train_config"], TinyClipTrainConfig()),
+                             (parts["train_config"], AlignSamTrainConfig())):
+        defaults = asdict(config)
+        assert set(defaults) - set(recorded) <= plumbing, type(config).__name__
+        assert recorded == {key: defaults[key] for key in recorded}, type(config).__name__
+    assert parts["clip_sha256"] == clip.sha256

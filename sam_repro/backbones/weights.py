@@ -427,13 +427,14 @@ register_weights(WeightsEntry(
     "clip", "tiny",
     CheckpointSpec(
         filename="tiny_clip.pt", url=None,
-        sha256="418b293ecdb5d4bdd95df5c2f3641aee3d8ac670931e19181256aba0aa0f2938", size_bytes=8_371_933, license="MIT",
+        sha256="a3d21feed8ceb1322e02c43dbff75b379d7ac43f0ddc38662ea2dfb1c7df6d15", size_bytes=8_372_125, license="MIT",
         paper="sam-repro embedded world (open_clip's CLIP architecture, custom tiny config)",
         shipped=SHIPPED_WEIGHTS_DIR / "tiny_clip.pt", regenerate=CLIP_TRAIN_COMMAND,
     ),
     note=f"the tiny CLIP of AlignSAM's explicit branch, trained by `{CLIP_TRAIN_COMMAND}` contrastively on captioned "
-         "synthetic images (multiclass, shadow, glass, blur; never salient); float16; 3,000 steps of 64 images, 47 min "
-         "at one thread on 2 CPU cores",
+         "synthetic images (multiclass with its VOC-sized pool, shadow, glass, blur; never salient), half the "
+         "multiclass pairs region crops captioned by the classes they hold; float16; 3,000 steps of 64 images, 48 min "
+         "at one thread beside another job on 2 CPU cores",
 ))
 
 # No official AlignSAM weights or code exist: at full scale the user trains the parts (GPU) into the weights cache,
@@ -452,12 +453,13 @@ register_weights(WeightsEntry(
     "alignsam", "tiny",
     CheckpointSpec(
         filename="alignsam_tiny.pt", url=None,
-        sha256="d0f08c1c0a2eb38027a6cb1f4fad6474961e93a546474bc24a77ab9f18ca50bc", size_bytes=2_143_695, license="MIT",
+        sha256="b6a6e49549dc6ba6c4f94f3b0a450669f69b3aebb9e86a6a2f8123f62bef38c3", size_bytes=2_143_695, license="MIT",
         paper="sam-repro embedded world (architecture reconstructed from " + ALIGN_PAPER + ")",
         shipped=SHIPPED_WEIGHTS_DIR / "alignsam_tiny.pt", regenerate=ALIGN_TRAIN_COMMAND,
     ),
     tied_to=get_backbone("tiny").checkpoint.sha256,
     note=f"parts file: per task an agent and both SRM branches, trained by `{ALIGN_TRAIN_COMMAND}` on top of the frozen "
          "tiny SAM and tiny CLIP, whose sha256 it records and checks at load time; no official AlignSAM weights or "
-         "code exist; float16; 5,000 episodes (50 train images per task, 20 epochs), 68 min at one thread beside another job on 2 CPU cores (v2 stand-ins: blur v2, multiclass voc_train)",
+         "code exist; float16; 5,000 episodes (50 train images per task, 20 epochs), 74 min at one thread beside other "
+         "jobs on 2 CPU cores (v2 stand-ins: blur v2, multiclass voc_train; the region-crop tiny CLIP)",
 ))
