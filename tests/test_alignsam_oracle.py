@@ -1,5 +1,5 @@
 """The oracle ceiling of AlignSAM's prompting (sam_repro.methods.alignsam.oracle) on a segmenter whose answer is
-known by hand, and the calibration helpers built on it (ROC AUC of a Surgery map, the targets of a stand-in)."""
+known by hand, and the ROC AUC of a Surgery map (sam_repro.reproduce.calibration)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sam_repro.methods.alignsam.oracle import oracle_prompting_iou
-from sam_repro.reproduce.calibration import surgery_roc_auc, targets_of
+from sam_repro.reproduce.calibration import map_roc_auc, surgery_roc_auc
 
 
 class PatchSegmenter:
@@ -57,6 +57,23 @@ def test_oracle_with_no_steps_scores_p0_and_a_target_between_centres_scores_zero
     assert oracle_prompting_iou(segmenter, between) == 0.0 and not segmenter.calls
 
 
+def test_oracle_never_prompts_the_ignore_label_and_leaves_it_out_of_the_iou() -> None:
+    target = np.zeros((100, 100), dtype=np.uint8)
+    target[30:40, 20:40] = 1          # patches (3, 2) and (3, 3)
+    target[0:10, 0:20] = 255          # patches 0 and 1: VOC's border, neither label
+    target[60:70, 60:70] = 255        # patch 66: a false positive there would not count
+    segmenter = PatchSegmenter()
+    assert oracle_prompting_iou(segmenter, target, steps=1) == 1.0
+    first_points, first_labels = segmenter.calls[0]
+    # the first background centre is patch 2, after the two ignored ones
+    np.testing.assert_allclose(first_points, [[25.0, 35.0], [25.0, 5.0]])
+    np.testing.assert_array_equal(first_labels, [1, 0])
+    prompted = {tuple(point) for points, _ in segmenter.calls for point in points}
+    assert not prompted & {(5.0, 5.0), (15.0, 5.0), (65.0, 65.0)}  # the centres of patches 0, 1 and 66
+    # IoU over the scored pixels: a mask covering the ignored patch 66 as well still scores 1
+    assert oracle_prompting_iou(PatchSegmenter(), target, steps=1) == 1.0
+
+
 def test_oracle_rejects_a_target_of_another_shape_and_negative_steps() -> None:
     with pytest.raises(ValueError, match="image's shape"):
         oracle_prompting_iou(PatchSegmenter(), np.ones((50, 100), dtype=bool))
@@ -76,25 +93,37 @@ class FixedSurgery:
 
 def test_surgery_roc_auc_by_hand() -> None:
     image = np.zeros((4, 4, 3), dtype=np.uint8)
-    target = np.zeros((4, 4), dtype=bool)
-    target[:2, :2] = True
-    # a constant map inside each quadrant after the bilinear resize would blur the edges; use nearest-like values
-    # through a map that ranks the target's quadrant first: a perfect ranking has AUC 1, the inverse 0
+    target = np.zeros((4, 4), dtype=np.uint8)
+    target[:2, :2] = 1
+    # after the bilinear resize of these 2 x 2 maps the target's quadrant ranks first (last) everywhere
     perfect = FixedSurgery(np.array([[1.0, 0.0], [0.0, 0.0]]))
     assert surgery_roc_auc(perfect, image, target, "x") == pytest.approx(1.0)
     inverse = FixedSurgery(np.array([[0.0, 1.0], [1.0, 1.0]]))
     assert surgery_roc_auc(inverse, image, target, "x") == pytest.approx(0.0)
     flat = FixedSurgery(np.full((2, 2), 0.5))
     assert surgery_roc_auc(flat, image, target, "x") == pytest.approx(0.5)
-    keep = ~target
-    assert np.isnan(surgery_roc_auc(perfect, image, target, "x", keep))  # only background kept: undefined
+    only_background = np.where(target == 1, 255, 0).astype(np.uint8)  # the foreground ignored: AUC undefined
+    assert np.isnan(map_roc_auc(np.array([[1.0, 0.0], [0.0, 0.0]]), only_background))
+    # an ignored pixel scoring above the target is left out: the ranking stays perfect
+    border = target.copy()
+    border[3, 3] = 255
+    ranking = (target == 1).astype(np.float32)  # the map at the image's size: the resize keeps it as it is
+    ranking[3, 3] = 5.0
+    assert map_roc_auc(ranking, border) == pytest.approx(1.0)
+    assert map_roc_auc(ranking, target) < 1.0
 
 
-def test_targets_of_a_class_map_skip_background_and_the_ignore_label() -> None:
+def test_binary_targets_of_a_class_map_keep_the_ignore_label_and_name_the_class() -> None:
+    from sam_repro.train.alignsam import binary_targets
+
     class_map = np.array([[0, 3, 3], [255, 5, 0]], dtype=np.uint8)
-    targets = targets_of(SimpleNamespace(class_map=class_map, masks=None))
-    assert [t.sum() for t in targets] == [2, 1]
+    names = [f"class{i}" for i in range(14)]
+    sample = SimpleNamespace(class_map=class_map, class_names=names, masks=None)
+    targets, texts = binary_targets(sample, "synthetic/multiclass")
+    assert texts == ["class3", "class5"]
+    np.testing.assert_array_equal(targets[0], [[0, 1, 1], [255, 0, 0]])
+    np.testing.assert_array_equal(targets[1], [[0, 0, 0], [255, 1, 0]])
     masks = np.zeros((2, 2, 3), dtype=bool)
     masks[0, 0, 0] = masks[1, 1, 2] = True
-    (union,) = targets_of(SimpleNamespace(class_map=None, masks=masks))
-    assert union.sum() == 2
+    (union,), (text,) = binary_targets(SimpleNamespace(class_map=None, masks=masks), "synthetic/shadow")
+    assert union.sum() == 2 and text == "shadow"

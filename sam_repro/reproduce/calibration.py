@@ -65,51 +65,52 @@ def _alignsam_references() -> dict[str, float]:
             if entry["method"] == "Ours (AlignSAM)" and "mIoU" in entry["values"]}
 
 
-def targets_of(sample) -> list[np.ndarray]:
-    """(H, W) bool targets of an AlignSAM stand-in sample: one per class present (class-map samples, VOC), else
-    the union of the masks (the binary tasks score the image's foreground)."""
-    if sample.class_map is not None:
-        return [sample.class_map == c for c in np.unique(sample.class_map) if c not in (0, IGNORE_INDEX)]
-    return [sample.masks.any(0)]
-
-
-def surgery_roc_auc(surgery, image: np.ndarray, target: np.ndarray, text: str, keep: np.ndarray | None = None) -> float:
-    """ROC AUC of CLIP Surgery's M_c for ``text`` (one text: surgery against the empty text), resized bilinearly to
-    the (H, W) ``image``, as a score of the bool ``target`` pixels among the ``keep`` ones (default all; VOC drops
-    its 255 border). NaN when the kept pixels hold a single class.
-
-    Args:
-        surgery: a :class:`~sam_repro.nn.clip_surgery.ClipSurgery`.
-        image: (H, W, 3) uint8 RGB; target, keep: (H, W) bool.
-    """
+def map_roc_auc(grid_map: np.ndarray, target: np.ndarray) -> float:
+    """ROC AUC of a (gh, gw) map, resized bilinearly to the (H, W) ``target``, as a score of its foreground among the
+    labelled pixels (``target``: uint8 in {0, 1, 255}, 255 left out). NaN when the labelled pixels hold one class."""
     from sklearn.metrics import roc_auc_score
 
-    grid_map = surgery.maps([image], [text])[0, 0].numpy()
-    resized = cv2.resize(grid_map, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
-    keep = np.ones(target.shape, dtype=bool) if keep is None else keep
-    labels = target[keep]
-    return float(roc_auc_score(labels, resized[keep])) if 0 < labels.mean() < 1 else float("nan")
+    resized = cv2.resize(np.asarray(grid_map, dtype=np.float32), target.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    scored = target != IGNORE_INDEX
+    labels = target[scored] == 1
+    return float(roc_auc_score(labels, resized[scored])) if 0 < labels.mean() < 1 else float("nan")
+
+
+def surgery_roc_auc(surgery, image: np.ndarray, target: np.ndarray, text: str) -> float:
+    """:func:`map_roc_auc` of CLIP Surgery's M_c for one ``text`` (surgery against the empty text, as AlignSAM's
+    explicit branch prompts) on the (H, W, 3) uint8 ``image``; ``surgery``: a
+    :class:`~sam_repro.nn.clip_surgery.ClipSurgery`."""
+    return map_roc_auc(surgery.maps([image], [text])[0, 0].numpy(), target)
 
 
 def alignsam_rows(segmenter: SamBacked, images: int, seed: int = 0, surgery=None) -> list[dict[str, Any]]:
     """AlignSAM's calibration rows (module notes): per task the oracle ceiling over the first ``images`` test images
-    of its stand-in; per explicit-branch task the ROC AUC of the tiny CLIP's Surgery map (``surgery``: a
+    of its stand-in, on the trainer's targets (:func:`~sam_repro.train.alignsam.binary_targets`: one per class on
+    VOC); per explicit-branch task the ROC AUC of the tiny CLIP's Surgery map for each target's text (``surgery``: a
     :class:`~sam_repro.nn.clip_surgery.ClipSurgery`; None loads the registry's tiny CLIP)."""
-    from sam_repro.data.captions import text_prompt
-    from sam_repro.data.synthetic.multiclass import CLASS_NAMES
     from sam_repro.methods.alignsam.model import TASKS
     from sam_repro.methods.alignsam.oracle import oracle_prompting_iou
+    from sam_repro.train.alignsam import binary_targets
 
     references = _alignsam_references()
     rows: list[dict[str, Any]] = []
     for task in TASKS.values():
         spec = f"{task.dataset}:{task.test_split}"
         dataset = open_evaluation_set(spec, seed)
-        ious = []
+        explicit = task.branch == "explicit"
+        if explicit and surgery is None:
+            from sam_repro.nn.clip import load_clip
+            from sam_repro.nn.clip_surgery import ClipSurgery
+
+            surgery = ClipSurgery(load_clip(None))
+        ious, aucs = [], []
         for index in range(min(images, len(dataset))):
             sample = dataset[index]
             segmenter.set_image(sample.image)
-            ious += [oracle_prompting_iou(segmenter, target) for target in targets_of(sample)]
+            targets, texts = binary_targets(sample, task.dataset)
+            ious += [oracle_prompting_iou(segmenter, target) for target in targets]
+            if explicit:
+                aucs += [surgery_roc_auc(surgery, sample.image, target, text) for target, text in zip(targets, texts)]
         ours = 100 * float(np.mean(ious)) if ious else float("nan")
         real = references.get(task.paper_dataset)
         rows.append({"stand_in": spec, "paper_dataset": task.paper_dataset,
@@ -119,28 +120,14 @@ def alignsam_rows(segmenter: SamBacked, images: int, seed: int = 0, surgery=None
                      else f">= {ALIGNSAM_CEILING_FLOOR:g} (the paper gives no mIoU)",
                      "met": ours >= (real if real is not None else ALIGNSAM_CEILING_FLOOR), "n": len(ious),
                      "source": "AlignSAM Tables 2-3, Ours (SAM ViT-B prompted by the agent and SRM)"})
-        if task.branch != "explicit":
-            continue
-        if surgery is None:
-            from sam_repro.nn.clip import load_clip
-            from sam_repro.nn.clip_surgery import ClipSurgery
-
-            surgery = ClipSurgery(load_clip(None))
-        aucs = []
-        for index in range(min(images, len(dataset))):
-            sample = dataset[index]
-            keep = None if sample.class_map is None else sample.class_map != IGNORE_INDEX
-            classes = [None] if sample.class_map is None else [CLASS_NAMES[c] for c in np.unique(sample.class_map)
-                                                               if c not in (0, IGNORE_INDEX)]
-            for name, target in zip(classes, targets_of(sample)):
-                aucs.append(surgery_roc_auc(surgery, sample.image, target, text_prompt(task.dataset, name), keep))
-        auc = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
-        rows.append({"stand_in": spec, "paper_dataset": task.paper_dataset,
-                     "statistic": "CLIP Surgery ROC AUC of the task's text map (explicit branch)",
-                     "ours": auc, "real": None, "wanted": f"> {SURGERY_AUC_FLOOR:g} (0.5 is chance)",
-                     "met": auc > SURGERY_AUC_FLOOR, "n": int(np.isfinite(aucs).sum()),
-                     "source": "AlignSAM Fig. 2 and Sec. 3.3: the explicit branch relies on CLIP Surgery localising "
-                               "the text (qualitative in the paper)"})
+        if explicit:
+            auc = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
+            rows.append({"stand_in": spec, "paper_dataset": task.paper_dataset,
+                         "statistic": "CLIP Surgery ROC AUC of the task's text map (explicit branch)",
+                         "ours": auc, "real": None, "wanted": f"> {SURGERY_AUC_FLOOR:g} (0.5 is chance)",
+                         "met": auc > SURGERY_AUC_FLOOR, "n": int(np.isfinite(aucs).sum()),
+                         "source": "AlignSAM Fig. 2 and Sec. 3.3: the explicit branch relies on CLIP Surgery "
+                                   "localising the text (qualitative in the paper)"})
     return rows
 
 
@@ -226,4 +213,4 @@ def calibration_table(segmenter: SamBacked, out_dir: str | os.PathLike, *, sampl
 
 
 __all__ = ["ALIGNSAM_CEILING_FLOOR", "HQ_SETS", "SAM_GRID_ON_DIS", "SURGERY_AUC_FLOOR", "THIN_SETS", "alignsam_rows",
-           "calibration_table", "grid_round_trip", "surgery_roc_auc", "targets_of"]
+           "calibration_table", "grid_round_trip", "map_roc_auc", "surgery_roc_auc"]

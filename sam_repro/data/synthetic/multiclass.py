@@ -30,8 +30,9 @@ VOC_SCALE = {"object_scale": 1.8, "instances": (1, 4)}
 """Generator options of the ``voc_train`` / ``voc_test`` splits, AlignSAM's PASCAL VOC stand-in (issue #20): 1-3
 objects, 1.8x larger. The ``train`` / ``test`` scenes (2-6 objects; a class's pixels median 1.9% of the image) suit
 BIG's many small parts (Pi-SAM); at AlignSAM's 10 x 10 patch grid most of their classes cover one or two patches, and
-an oracle clicking every error at the patch centres reached 0.51 per-class IoU. VOC's classes are larger (the paper's
-80 px patches on 800 px images); these splits keep that ratio to the grid."""
+an oracle clicking every error at the patch centres reaches 0.59 per-class IoU (0.81 on ``voc_test``;
+``scripts/alignsam_probes.py oracle``, 255 border left out). VOC's classes are larger (the paper's 80 px patches on
+800 px images); these splits keep that ratio to the grid."""
 
 SPEC = FamilySpec(
     name="synthetic/multiclass",
